@@ -1,0 +1,28 @@
+"""Error types that decide how a failure is reported.
+
+InputError: the caller sent something wrong; the message says what to fix; the worker stays healthy.
+DeliveryError: the result could not be delivered (bucket missing or unreachable); the job fails.
+StartupError: the worker cannot become ready; the process exits non-zero with this one line.
+"""
+
+
+class InputError(ValueError):
+    """A bad request. The message is shown to the caller as-is."""
+
+
+class DeliveryError(RuntimeError):
+    """The audio was made but could not be handed back (upload failed, bucket not configured)."""
+
+
+class StartupError(RuntimeError):
+    """The worker cannot start: a missing or corrupted file, no GPU when one is required, ..."""
+
+
+def is_cuda_failure(exc: BaseException) -> bool:
+    """True for errors after which this process's GPU state cannot be trusted (OOM, CUDA faults)."""
+    import torch
+
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    text = f"{type(exc).__name__}: {exc}"
+    return any(mark in text for mark in ("CUDA error", "CUDA out of memory", "CUBLAS_STATUS", "cuDNN error"))

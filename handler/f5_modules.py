@@ -1,0 +1,53 @@
+"""Import the f5-tts model classes without running `f5_tts.model/__init__.py`.
+
+That `__init__` imports the trainer, which drags in wandb, accelerate, ema_pytorch and datasets:
+hundreds of MB that inference never uses. We register `f5_tts.model` as a bare package pointing at
+the same folder, so `f5_tts.model.cfm` and friends import exactly as published, minus the trainer.
+If the real package was already imported (by a benchmark of the upstream API, say), it is reused.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
+
+def _register_bare_model_package() -> None:
+    if "f5_tts.model" in sys.modules:
+        return
+    spec = importlib.util.find_spec("f5_tts")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("f5-tts is not installed (pip install f5-tts)")
+    model_dir = Path(list(spec.submodule_search_locations)[0]) / "model"
+    package = types.ModuleType("f5_tts.model")
+    package.__path__ = [str(model_dir)]
+    package.__package__ = "f5_tts.model"
+    sys.modules["f5_tts.model"] = package
+
+
+def load_f5_modules() -> types.SimpleNamespace:
+    """Return the classes and helpers the engine needs, imported from the installed f5-tts."""
+    _register_bare_model_package()
+    cfm = importlib.import_module("f5_tts.model.cfm")
+    utils = importlib.import_module("f5_tts.model.utils")
+    backbones = {
+        "DiT": importlib.import_module("f5_tts.model.backbones.dit").DiT,
+        "UNetT": importlib.import_module("f5_tts.model.backbones.unett").UNetT,
+    }
+    return types.SimpleNamespace(
+        CFM=cfm.CFM,
+        backbones=backbones,
+        convert_char_to_pinyin=utils.convert_char_to_pinyin,
+        get_tokenizer=utils.get_tokenizer,
+    )
+
+
+def f5_package_file(relative: str) -> Path:
+    """Path of a data file shipped inside the f5_tts package (example voices, vocab)."""
+    spec = importlib.util.find_spec("f5_tts")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("f5-tts is not installed (pip install f5-tts)")
+    return Path(list(spec.submodule_search_locations)[0]) / relative

@@ -1,0 +1,129 @@
+"""The baked model manifest: what the image carries, and the check that it is all there.
+
+`manifest.json` sits at the root of the model directory. The build writes it (build/fetch_models.py);
+the worker reads it at start-up and refuses to start when a file is missing, has the wrong size or,
+with hash verification on, the wrong sha256.
+
+{
+  "model":   {"name": "F5TTS_v1_Base", "backbone": "DiT", "arch": {...backbone kwargs...},
+              "checkpoint": "f5/model.safetensors",
+              "vocab": "f5/vocab.txt", "use_ema": true},
+  "vocoder": {"dir": "vocos"},
+  "asr":     {"dir": "whisper"} | null,
+  "files":   [{"repo": "...", "revision": "...", "file": "...", "path": "f5/model.safetensors",
+               "size": 123, "sha256": "..."}]
+}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from handler.errors import StartupError
+
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    root: Path
+    model_name: str
+    backbone: str
+    arch: dict[str, Any]
+    checkpoint: Path
+    vocab: Path
+    use_ema: bool
+    vocoder_dir: Path
+    asr_dir: Path | None
+    files: list[dict[str, Any]]
+
+
+def sha256_of(path: Path, block: int = 8 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _inside(root: Path, relative: str, what: str) -> Path:
+    path = (root / relative).resolve()
+    if root.resolve() not in path.parents and path != root.resolve():
+        raise StartupError(f"manifest: {what} path {relative!r} points outside {root}")
+    return path
+
+
+def read_manifest(model_dir: Path) -> Manifest:
+    path = model_dir / MANIFEST_NAME
+    if not path.is_file():
+        raise StartupError(f"model manifest missing: {path} (set F5_MODEL_DIR to the folder that holds it)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        model = data["model"]
+        files = data["files"]
+        asr = data.get("asr") or None
+        manifest = Manifest(
+            root=model_dir,
+            model_name=str(model["name"]),
+            backbone=str(model.get("backbone", "DiT")),
+            arch=dict(model["arch"]),
+            checkpoint=_inside(model_dir, model["checkpoint"], "checkpoint"),
+            vocab=_inside(model_dir, model["vocab"], "vocab"),
+            use_ema=bool(model.get("use_ema", True)),
+            vocoder_dir=_inside(model_dir, data["vocoder"]["dir"], "vocoder"),
+            asr_dir=_inside(model_dir, asr["dir"], "asr") if asr else None,
+            files=[dict(entry) for entry in files],
+        )
+        for entry in manifest.files:
+            for key in ("path", "size", "sha256"):
+                if key not in entry:
+                    raise KeyError(f"files[].{key}")
+    except StartupError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StartupError(f"model manifest unreadable: {path}: {type(exc).__name__}: {exc}") from None
+    return manifest
+
+
+def verify_files(manifest: Manifest, check_hashes: bool) -> int:
+    """Check every listed file; return the total bytes checked. Raises StartupError naming the file."""
+    total = 0
+    for entry in manifest.files:
+        path = _inside(manifest.root, entry["path"], "file")
+        if not path.is_file():
+            raise StartupError(f"model file missing: {path} (listed in {MANIFEST_NAME})")
+        size = path.stat().st_size
+        if size != int(entry["size"]):
+            raise StartupError(f"model file has wrong size: {path}: {size} bytes, manifest says {entry['size']}")
+        if check_hashes:
+            actual = sha256_of(path)
+            if actual != entry["sha256"]:
+                raise StartupError(f"model file has wrong sha256: {path}: {actual}, manifest says {entry['sha256']}")
+        total += size
+    for needed in (manifest.checkpoint, manifest.vocab, manifest.vocoder_dir / "config.yaml"):
+        if not needed.is_file():
+            raise StartupError(f"model file missing: {needed}")
+    return total
+
+
+def file_entry(root: Path, path: Path, *, repo: str = "", revision: str = "", file: str = "") -> dict[str, Any]:
+    """One `files[]` record for a file under `root`, hashed now."""
+    return {
+        "repo": repo,
+        "revision": revision,
+        "file": file or path.name,
+        "path": path.relative_to(root).as_posix(),
+        "size": path.stat().st_size,
+        "sha256": sha256_of(path),
+    }
+
+
+def write_manifest(root: Path, *, model: dict[str, Any], vocoder_dir: str, asr_dir: str | None, files: list[dict]) -> Path:
+    path = root / MANIFEST_NAME
+    data = {"model": model, "vocoder": {"dir": vocoder_dir}, "asr": {"dir": asr_dir} if asr_dir else None, "files": files}
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,107 @@
+"""The request contract, validated by pydantic. README.md ("Request") documents each field.
+
+`parse_request` turns any input (dict or not) into a TTSRequest or an InputError whose message
+names every wrong field and says what it accepts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from handler.audio_codec import OUTPUT_FORMATS
+from handler.errors import InputError
+
+MAX_SEED = 2**31 - 1
+FormatName = Literal["wav", "flac", "mp3", "opus", "ogg", "pcm"]
+
+
+class TTSRequest(BaseModel):
+    # strict: JSON types only ("32" is not a number, 1 is not a boolean), so mistakes are reported, not guessed
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    text: str = Field(min_length=1)
+    voice: str | None = Field(default=None, min_length=1, max_length=100)
+    ref_audio: str | None = Field(default=None, min_length=1)
+    ref_text: str | None = Field(default=None, max_length=1000)
+    nfe_step: int = Field(default=32, ge=4, le=64)
+    cfg_strength: float = Field(default=2.0, ge=0.0, le=10.0)
+    sway_sampling_coef: float = Field(default=-1.0, ge=-1.0, le=1.0)
+    speed: float = Field(default=1.0, ge=0.3, le=3.0)
+    fix_duration: float | None = Field(default=None, gt=0.0, le=600.0)
+    cross_fade_duration: float = Field(default=0.15, ge=0.0, le=1.0)
+    remove_silence: bool = False
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+    format: FormatName = "wav"
+    output: Literal["auto", "inline", "url"] = "auto"
+    stream: bool = False
+    model: str | None = Field(default=None, description="accepted for OpenAI compatibility, ignored")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _openai_aliases(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for alias, name in (("input", "text"), ("response_format", "format")):
+            if alias in data:
+                if name in data:
+                    raise ValueError(f"send either '{name}' or its alias '{alias}', not both")
+                data[name] = data.pop(alias)
+        if isinstance(data.get("format"), str):
+            data["format"] = data["format"].strip().lower()
+        return data
+
+    @field_validator("text")
+    @classmethod
+    def _text_has_words(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is empty or only whitespace; send the words to speak")
+        return value
+
+    @field_validator("cfg_strength", "sway_sampling_coef", "speed", "fix_duration", "cross_fade_duration")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    @model_validator(mode="after")
+    def _one_voice(self) -> "TTSRequest":
+        if self.voice is not None and self.ref_audio is not None:
+            raise ValueError("send either 'voice' (a preset) or 'ref_audio' (a custom reference), not both")
+        if self.ref_text is not None and self.ref_audio is None:
+            raise ValueError("'ref_text' goes with 'ref_audio'; presets carry their own transcript")
+        return self
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()))
+    message = error.get("msg", "invalid").removeprefix("Value error, ")
+    if not where:  # a rule across fields: its message already names them
+        return message
+    if error.get("type") == "extra_forbidden":
+        known = ", ".join(sorted(TTSRequest.model_fields) + ["input", "response_format"])
+        return f"unknown field '{where}' (known fields: {known})"
+    if "input" in error and error.get("type") not in ("missing",):
+        shown = repr(error["input"])
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return f"{where}: {message} (got {shown})"
+    return f"{where}: {message}"
+
+
+def parse_request(data: Any, max_text_chars: int) -> TTSRequest:
+    if not isinstance(data, dict):
+        raise InputError(f"input must be a JSON object with at least 'text', not {type(data).__name__}")
+    try:
+        request = TTSRequest.model_validate(data)
+    except ValidationError as exc:
+        raise InputError("invalid input: " + "; ".join(_describe(e) for e in exc.errors())) from None
+    if len(request.text) > max_text_chars:
+        raise InputError(f"text: {len(request.text)} characters is over the limit of {max_text_chars}; split it")
+    return request
+
+
+assert set(OUTPUT_FORMATS) == set(FormatName.__args__)  # the codec and the contract list the same formats

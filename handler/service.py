@@ -1,0 +1,220 @@
+"""One request in, messages out: validation, voice, chunking, synthesis, encoding, delivery.
+
+No `runpod` import: the RunPod glue (handler.worker) only moves these messages. `messages()` never
+raises: every failure becomes one `{"error": ...}` message, and a GPU failure also carries
+`"refresh_worker": True` and marks this service broken so it takes no further job.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+import time
+import traceback
+from typing import Any, Iterator
+
+import numpy as np
+
+from handler import audio_dsp
+from handler.audio_codec import OUTPUT_FORMATS, encode_audio
+from handler.engine import (
+    SAMPLE_RATE,
+    CrossfadeJoiner,
+    Engine,
+    PreparedVoice,
+    StageTimer,
+    SynthesisParams,
+    crossfade_join,
+)
+from handler.errors import DeliveryError, InputError, is_cuda_failure
+from handler.fetch import download
+from handler.schema import MAX_SEED, TTSRequest, parse_request
+from handler.storage import HOW_TO_CONFIGURE, Uploader
+from handler.text_chunks import chunk_text, normalize_text
+from handler.voices import VoiceLibrary, decode_base64_audio
+
+log = logging.getLogger("handler.service")
+
+STREAM_SEGMENT_S = 5.0  # ≤ 5 s per stream message: 16-bit WAV is 240 kB, 320 kB in base64
+STREAM_MESSAGE_LIMIT = 1_000_000  # RunPod's per-message stream limit
+
+
+class Service:
+    def __init__(self, settings, engine: Engine, voices: VoiceLibrary, uploader: Uploader | None):
+        self.settings = settings
+        self.engine = engine
+        self.voices = voices
+        self.uploader = uploader
+        self.broken: str | None = None
+
+    # ---- the one public entry point ------------------------------------------------------------
+    def messages(self, job_input: Any, job_id: str = "local") -> Iterator[dict]:
+        if self.broken:
+            yield {"error": f"this worker is being replaced after a GPU failure ({self.broken}); retry the job"}
+            return
+        try:
+            yield from self._run(job_input, job_id)
+        except (InputError, DeliveryError) as exc:
+            yield {"error": str(exc)}
+        except Exception as exc:  # the worker must answer, whatever broke
+            if is_cuda_failure(exc):
+                self.broken = f"{type(exc).__name__}: {str(exc)[:200]}"
+                log.error("GPU failure, asking for a fresh worker: %s", self.broken)
+                yield {"error": f"GPU failure: {self.broken}; the worker will be replaced, retry the job", "refresh_worker": True}
+            else:
+                log.error("internal error on job %s:\n%s", job_id, traceback.format_exc())
+                yield {"error": f"internal error: {type(exc).__name__}: {exc}"}
+
+    def warmup(self) -> dict:
+        """One real synthesis through the full path, so the first request pays no first-call costs."""
+        result = list(self._run({"text": "Warm up the model.", "seed": 0}, "warmup"))[-1]
+        return result["timings"]
+
+    # ---- steps -----------------------------------------------------------------------------------
+    def _run(self, job_input: Any, job_id: str) -> Iterator[dict]:
+        started = time.perf_counter()
+        request = parse_request(job_input, self.settings.max_text_chars)
+        if request.stream and request.output == "url":
+            raise InputError("output 'url' is not available with stream: true (stream messages carry audio inline)")
+        voice = self._voice(request)
+        text = normalize_text(request.text)
+        unknown = self.engine.unknown_characters(text)
+        if unknown:
+            shown = ", ".join(f"{c!r} (U+{ord(c[0]):04X})" if len(c) == 1 else repr(c) for c in unknown[:10])
+            raise InputError(f"text contains characters the model cannot speak: {shown}; remove or spell them out")
+        chunks = chunk_text(text, self.engine.max_chunk_bytes(voice, request.speed))
+        params = SynthesisParams(
+            nfe_step=request.nfe_step,
+            cfg_strength=request.cfg_strength,
+            sway_sampling_coef=request.sway_sampling_coef,
+            speed=request.speed,
+            fix_duration=request.fix_duration,
+            seed=request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1),
+        )
+        timer = StageTimer(self.engine.device)
+        timer.seconds["preprocess"] = time.perf_counter() - started
+        if request.stream:
+            yield from self._stream(request, voice, chunks, params, timer, started)
+        else:
+            yield self._whole(request, voice, chunks, params, timer, started, job_id)
+
+    def _voice(self, request: TTSRequest) -> PreparedVoice:
+        if request.ref_audio is None:
+            return self.voices.preset(request.voice or self.settings.default_voice)
+        value = request.ref_audio.strip()
+        if value.startswith(("https://", "http://")):
+            data = download(
+                value,
+                max_bytes=self.settings.ref_max_bytes,
+                timeout_s=self.settings.url_timeout_s,
+                allow_private=self.settings.allow_private_urls,
+            )
+        elif "://" in value[:16]:
+            raise InputError("ref_audio URL must start with https://")
+        else:
+            data = decode_base64_audio(value, self.settings.ref_max_bytes)
+        if len(data) > self.settings.ref_max_bytes:
+            raise InputError(f"ref_audio is larger than the {self.settings.ref_max_bytes}-byte limit")
+        return self.voices.from_bytes(data, request.ref_text)
+
+    def _finish_wave(self, wave: np.ndarray, request: TTSRequest) -> np.ndarray:
+        return audio_dsp.shorten_silences(wave, SAMPLE_RATE) if request.remove_silence else wave
+
+    def _whole(self, request, voice, chunks, params, timer, started, job_id) -> dict:
+        waves = self.engine.synthesize(voice, chunks, params, timer)
+        wave = crossfade_join(waves, int(request.cross_fade_duration * SAMPLE_RATE))
+        wave = self._finish_wave(wave, request)
+        step = time.perf_counter()
+        audio = encode_audio(wave, SAMPLE_RATE, request.format)
+        timer.add("encode", step)
+        spec = OUTPUT_FORMATS[request.format]
+        result: dict[str, Any] = {
+            "format": spec.name,
+            "content_type": spec.content_type,
+            "sample_rate": SAMPLE_RATE,
+            "duration_s": round(len(wave) / SAMPLE_RATE, 3),
+            "seed": params.seed,
+            "chunks": len(chunks),
+        }
+        self._deliver(result, audio, request.output, job_id, timer)
+        result["timings"] = _timings(timer, started, len(wave))
+        return result
+
+    def _deliver(self, result: dict, audio: bytes, output: str, job_id: str, timer: StageTimer) -> None:
+        if output != "url":
+            encoded = base64.b64encode(audio).decode("ascii")
+            size = len(json.dumps(result)) + len(encoded) + 200  # + the key and the timings
+            if size <= self.settings.inline_max_bytes:
+                result["audio_base64"] = encoded
+                return
+            if output == "inline":
+                raise DeliveryError(
+                    f"the audio is {size} bytes as JSON, over the inline limit of {self.settings.inline_max_bytes}; "
+                    "use output 'url' with a bucket, a compressed format (mp3, opus), or shorter text"
+                )
+        if self.uploader is None:
+            reason = "the audio is too large to return inline" if output == "auto" else "output 'url' was asked for"
+            raise DeliveryError(f"{reason} and no bucket is configured: {HOW_TO_CONFIGURE}")
+        step = time.perf_counter()
+        spec = OUTPUT_FORMATS[result["format"]]
+        result["audio_url"] = self.uploader.upload(
+            audio, job_id=job_id, extension=spec.extension, content_type=spec.content_type
+        )
+        timer.add("upload", step)
+
+    def _stream(self, request, voice, chunks, params, timer, started) -> Iterator[dict]:
+        joiner = CrossfadeJoiner(int(request.cross_fade_duration * SAMPLE_RATE))
+        spec = OUTPUT_FORMATS[request.format]
+        index, total_samples = 0, 0
+        first_audio_s = None
+
+        def segments(piece: np.ndarray) -> Iterator[dict]:
+            nonlocal index, total_samples, first_audio_s
+            step = int(STREAM_SEGMENT_S * SAMPLE_RATE)
+            for start in range(0, len(piece), step):
+                part = piece[start : start + step]
+                began = time.perf_counter()
+                audio = encode_audio(part, SAMPLE_RATE, request.format)
+                timer.add("encode", began)
+                message = {
+                    "index": index,
+                    "audio_base64": base64.b64encode(audio).decode("ascii"),
+                    "format": spec.name,
+                    "content_type": spec.content_type,
+                    "sample_rate": SAMPLE_RATE,
+                    "duration_s": round(len(part) / SAMPLE_RATE, 3),
+                }
+                if len(json.dumps(message)) >= STREAM_MESSAGE_LIMIT:  # cannot happen at ≤ 5 s; never send one
+                    raise DeliveryError("a stream message would exceed RunPod's 1 MB stream limit")
+                index += 1
+                total_samples += len(part)
+                if first_audio_s is None:
+                    first_audio_s = time.perf_counter() - started
+                yield message
+
+        for wave in self.engine.stream(voice, chunks, params, timer):
+            yield from segments(joiner.push(self._finish_wave(wave, request)))
+        yield from segments(joiner.finish())
+        timings = _timings(timer, started, total_samples)
+        timings["first_audio_s"] = round(first_audio_s or 0.0, 4)
+        yield {
+            "done": True,
+            "segments": index,
+            "format": spec.name,
+            "sample_rate": SAMPLE_RATE,
+            "duration_s": round(total_samples / SAMPLE_RATE, 3),
+            "seed": params.seed,
+            "chunks": len(chunks),
+            "timings": timings,
+        }
+
+
+def _timings(timer: StageTimer, started: float, samples: int) -> dict:
+    total = time.perf_counter() - started
+    audio_s = samples / SAMPLE_RATE
+    timings = {f"{stage}_s": round(value, 4) for stage, value in timer.seconds.items()}
+    timings["total_s"] = round(total, 4)
+    timings["rtf"] = round(total / audio_s, 4) if audio_s > 0 else None
+    return timings

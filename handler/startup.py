@@ -1,0 +1,135 @@
+"""Bring the worker to ready, step by step, each step one flushed log line with its duration.
+
+versions → manifest → model → voices → warm-up. Any failure raises StartupError with one line that
+names the cause; `handler.__main__` prints it and exits non-zero before any job is taken.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from contextlib import contextmanager
+
+from handler.config import Settings
+from handler.errors import StartupError
+
+
+def say(message: str) -> None:
+    print(f"[startup] {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def step(name: str):
+    started = time.perf_counter()
+    details: dict = {}
+    try:
+        yield details
+    except StartupError as exc:
+        raise StartupError(f"{name}: {exc}") from None
+    except Exception as exc:
+        detail = " ".join(str(exc).split())  # one line, however many the exception had
+        raise StartupError(f"{name}: {type(exc).__name__}: {detail[:600]}") from exc
+    extra = " ".join(f"{key}={value}" for key, value in details.items())
+    say(f"{name} ok in {time.perf_counter() - started:.2f} s {extra}".rstrip())
+
+
+def describe_versions(device) -> dict:
+    import torch
+
+    info = {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda or "none"}
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        free, total = torch.cuda.mem_get_info(device)
+        info.update(
+            gpu=f"'{props.name}'",
+            capability=f"{props.major}.{props.minor}",
+            driver=_driver_version(),
+            vram_free_gb=f"{free / 2**30:.1f}/{total / 2**30:.1f}",
+        )
+    else:
+        info["gpu"] = "none"
+    return info
+
+
+def _driver_version() -> str:
+    try:
+        import ctypes
+
+        lib = ctypes.CDLL("libcuda.so.1")
+        version = ctypes.c_int()
+        lib.cuDriverGetVersion(ctypes.byref(version))
+        return f"cuda{version.value // 1000}.{(version.value % 1000) // 10}"
+    except OSError:
+        return "unknown"
+
+
+def build_service(settings: Settings, verify_hashes: bool | None = None):
+    """Everything a worker needs before its first job. Returns a ready Service."""
+    with step("versions") as details:
+        import torch
+
+        from handler.engine import resolve_device, resolve_dtype
+
+        if settings.device == "cuda" and not torch.cuda.is_available():
+            raise StartupError("F5_DEVICE=cuda but no CUDA GPU is visible (check --gpus / the host driver)")
+        device = resolve_device(settings.device)
+        if settings.require_gpu and device.type != "cuda":
+            raise StartupError("F5_REQUIRE_GPU=1 but no CUDA GPU is visible (check --gpus / the host driver)")
+        if device.type == "cuda":
+            torch.zeros(1, device=device)  # initialise CUDA now: a broken driver fails here, not in a job
+        dtype = resolve_dtype(settings.dtype, device)
+        details.update(describe_versions(device), device=device.type, dtype=str(dtype).removeprefix("torch."))
+
+    with step("manifest") as details:
+        from handler.manifest import read_manifest, verify_files
+
+        manifest = read_manifest(settings.model_dir)
+        check = settings.verify_hashes if verify_hashes is None else verify_hashes
+        total = verify_files(manifest, check_hashes=check)
+        details.update(model=manifest.model_name, files=len(manifest.files), mb=f"{total / 1e6:.1f}", sha256=check)
+
+    with step("model") as details:
+        from handler.engine import Engine
+
+        engine = Engine.load(manifest, device, dtype, settings.max_batch)
+        params = sum(p.numel() for p in engine.model.parameters())
+        details.update(params_m=f"{params / 1e6:.1f}", vocab=len(engine.vocab_char_map))
+
+    with step("voices") as details:
+        from handler.voices import VoiceLibrary, load_presets
+
+        transcribe = None
+        if manifest.asr_dir is not None:
+            from handler.asr import load_transcriber
+
+            transcribe = load_transcriber(manifest.asr_dir, device)
+        presets = load_presets(settings.voices_dir)
+        if settings.default_voice not in presets:
+            raise StartupError(f"F5_DEFAULT_VOICE={settings.default_voice!r} is not a preset ({', '.join(sorted(presets))})")
+        voices = VoiceLibrary(
+            engine,
+            presets,
+            cache_size=settings.ref_cache_size,
+            max_seconds=settings.ref_max_seconds,
+            clip_seconds=settings.ref_clip_seconds,
+            transcribe=transcribe,
+        )
+        voices.preset(settings.default_voice)  # decode and cache the default voice's features now
+        details.update(presets=",".join(sorted(presets)), asr=transcribe is not None)
+
+    with step("storage") as details:
+        from handler.storage import BucketConfig, Uploader
+
+        bucket = BucketConfig.from_env()
+        uploader = Uploader(bucket, settings.presign_expiry_s) if bucket else None
+        details.update(bucket=bucket.bucket if bucket else "none")
+
+    from handler.service import Service
+
+    service = Service(settings, engine, voices, uploader)
+    if settings.warmup:
+        with step("warmup") as details:
+            timings = service.warmup()
+            details.update(synth_s=timings["total_s"])
+    return service

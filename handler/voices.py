@@ -1,0 +1,185 @@
+"""Voices: baked presets and custom references, prepared once and cached by content hash.
+
+A preset is a reference clip with its exact transcript. The two English and Chinese clips that
+f5-tts ships are always available; a folder named by F5_VOICES_DIR may add more with a
+`voices.json`: {"name": {"file": "name.wav", "ref_text": "...", "language": "en"}}.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from handler import audio_dsp
+from handler.audio_codec import decode_audio
+from handler.engine import SAMPLE_RATE, Engine, PreparedVoice
+from handler.errors import InputError, StartupError
+from handler.f5_modules import f5_package_file
+
+MIN_REFERENCE_S = 0.5
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    path: Path
+    ref_text: str
+    language: str
+
+
+BUILTIN_PRESETS = {
+    "en": ("infer/examples/basic/basic_ref_en.wav", "Some call me nature, others call me mother nature.", "en"),
+    "zh": ("infer/examples/basic/basic_ref_zh.wav", "对，这就是我，万人敬仰的太乙真人。", "zh"),
+}
+
+
+def load_presets(voices_dir: Path | None) -> dict[str, Preset]:
+    presets = {
+        name: Preset(name, f5_package_file(relative), text, language)
+        for name, (relative, text, language) in BUILTIN_PRESETS.items()
+    }
+    if voices_dir is not None:
+        index = voices_dir / "voices.json"
+        try:
+            entries = json.loads(index.read_text(encoding="utf-8"))
+            for name, entry in entries.items():
+                presets[name] = Preset(name, voices_dir / entry["file"], entry["ref_text"], entry.get("language", ""))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise StartupError(f"voices index unreadable: {index}: {type(exc).__name__}: {exc}") from None
+    for preset in presets.values():
+        if not preset.path.is_file():
+            raise StartupError(f"preset voice {preset.name!r} file missing: {preset.path}")
+    return presets
+
+
+_DATA_URL = re.compile(r"^data:(?P<mime>[\w/+.-]*)(?P<params>(;[\w=.-]+)*)?;base64,(?P<data>.*)$", re.DOTALL)
+
+
+def decode_base64_audio(value: str, max_bytes: int) -> bytes:
+    """Raw base64 or a `data:audio/...;base64,` URL → bytes, with the size cap applied first."""
+    match = _DATA_URL.match(value) if value.startswith("data:") else None
+    if value.startswith("data:") and not match:
+        raise InputError("ref_audio data URL must look like data:audio/wav;base64,<data>")
+    payload = match.group("data") if match else value
+    payload = re.sub(r"\s+", "", payload)
+    if len(payload) * 3 // 4 > max_bytes:
+        raise InputError(f"ref_audio is larger than the {max_bytes}-byte limit")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError("ref_audio is not valid base64 (send base64, a data URL or an https URL)") from None
+
+
+def prepare_reference_wave(data: bytes, max_seconds: float, clip_seconds: float) -> np.ndarray:
+    """Decoded bytes → mono 24 kHz float32, clipped to `clip_seconds`, silent edges trimmed, 50 ms pad."""
+    decoded = decode_audio(data, max_seconds)
+    wave = audio_dsp.to_mono(decoded.samples)
+    wave = audio_dsp.resample(wave, decoded.sample_rate, SAMPLE_RATE)
+    wave = audio_dsp.clip_reference(wave, SAMPLE_RATE, clip_seconds)
+    wave = audio_dsp.trim_silence(wave, SAMPLE_RATE)
+    if len(wave) < MIN_REFERENCE_S * SAMPLE_RATE:
+        raise InputError(
+            f"ref_audio has less than {MIN_REFERENCE_S} s of sound after trimming silence; "
+            "send a clip of 3 to 12 s of clear speech"
+        )
+    return audio_dsp.pad_silence(wave, SAMPLE_RATE, 0.05)
+
+
+class LRUCache:
+    """A small thread-safe LRU map; size 0 disables caching."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key, value) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class VoiceLibrary:
+    """Turns a request's voice choice into a PreparedVoice, reusing earlier work where it can."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        presets: dict[str, Preset],
+        *,
+        cache_size: int,
+        max_seconds: float,
+        clip_seconds: float,
+        transcribe: Callable[[np.ndarray], str] | None = None,
+    ):
+        self.engine = engine
+        self.presets = presets
+        self.max_seconds = max_seconds
+        self.clip_seconds = clip_seconds
+        self.transcribe = transcribe
+        self._voices = LRUCache(cache_size)  # (audio hash, ref_text) → PreparedVoice
+        self._waves = LRUCache(cache_size)  # audio hash → preprocessed wave
+        self._transcripts = LRUCache(cache_size)  # audio hash → ASR transcript
+
+    @property
+    def can_transcribe(self) -> bool:
+        return self.transcribe is not None
+
+    def preset(self, name: str) -> PreparedVoice:
+        preset = self.presets.get(name)
+        if preset is None:
+            raise InputError(f"voice {name!r} is not a preset; available: {', '.join(sorted(self.presets))}")
+        return self.from_bytes(preset.path.read_bytes(), preset.ref_text)
+
+    def from_bytes(self, data: bytes, ref_text: str | None) -> PreparedVoice:
+        digest = hashlib.sha256(data).hexdigest()
+        wave = self._waves.get(digest)
+        if wave is None:
+            wave = prepare_reference_wave(data, self.max_seconds, self.clip_seconds)
+            self._waves.put(digest, wave)
+        if not ref_text or not ref_text.strip():
+            ref_text = self._transcript(digest, wave)
+        key = (digest, ref_text)
+        voice = self._voices.get(key)
+        if voice is None:
+            voice = self.engine.prepare_voice(wave, ref_text)
+            self._voices.put(key, voice)
+        return voice
+
+    def _transcript(self, digest: str, wave: np.ndarray) -> str:
+        if self.transcribe is None:
+            raise InputError(
+                "ref_text is required: this image carries no speech recognition model to transcribe "
+                "ref_audio (send the exact transcript of the reference clip as ref_text)"
+            )
+        text = self._transcripts.get(digest)
+        if text is None:
+            text = self.transcribe(wave).strip()
+            if not text:
+                raise InputError("ref_audio could not be transcribed (no speech found); send ref_text")
+            self._transcripts.put(digest, text)
+        return text

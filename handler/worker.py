@@ -1,0 +1,50 @@
+"""The RunPod glue: turn Service messages into SDK handler results. Thin on purpose.
+
+Two handler shapes, because the SDK fixes the shape when the worker starts:
+- `stream_handler`, an async generator, for the platform and for `--rp_serve_api`: it yields each
+  message; `return_aggregate_stream=True` makes `/run` and `/runsync` return the list of all
+  messages (a plain request yields exactly one: the result).
+- `plain_handler` for `--test_input` / test_input.json, whose local runner does not iterate
+  generators: it returns the result (or `{"stream": [...]}`) as one dict.
+Blocking work runs in threads, so several jobs can download, encode and upload at once while the
+engine's lock keeps one batch on the GPU at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator
+
+_END = object()
+
+
+class Worker:
+    def __init__(self, service, sdk_config: dict):
+        self.service = service
+        self.sdk_config = sdk_config  # the dict given to runpod.serverless.start; the SDK reads it after each job
+
+    def _ask_for_refresh(self, message: dict) -> dict:
+        if message.pop("refresh_worker", False):
+            # A generator cannot return refresh_worker per job; the SDK reads this flag after the job
+            # ends and then stops this worker, so the platform starts a fresh one.
+            self.sdk_config["refresh_worker"] = True
+        return message
+
+    async def stream_handler(self, job: dict) -> AsyncIterator[dict]:
+        messages = self.service.messages(job.get("input"), str(job.get("id", "job")))
+        while True:
+            message = await asyncio.to_thread(next, messages, _END)
+            if message is _END:
+                return
+            yield self._ask_for_refresh(message)
+            if "error" in message:
+                return
+
+    async def plain_handler(self, job: dict) -> dict[str, Any]:
+        messages = await asyncio.to_thread(list, self.service.messages(job.get("input"), str(job.get("id", "job"))))
+        for message in messages:
+            if "error" in message:
+                return message  # the SDK reads "error" and "refresh_worker" from a plain result
+        if len(messages) == 1:
+            return messages[0]
+        return {"stream": messages}

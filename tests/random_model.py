@@ -1,0 +1,111 @@
+"""Write a randomly initialised F5-TTS model of the real architecture, in the baked layout.
+
+The tests use the `tiny` size (a few MB, fast on CPU); the GPU benchmark uses `full`, the
+F5TTS_v1_Base architecture and a real-size Vocos, when the real checkpoint is absent: the compute is
+the same, only the voice is noise. Checkpoints are written the way upstream publishes them
+(safetensors, EMA weights under `ema_model.`), so they load through the worker's real code path.
+
+    python tests/random_model.py OUT_DIR [--size tiny|full] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from handler.f5_modules import f5_package_file, load_f5_modules  # noqa: E402
+from handler.manifest import file_entry, write_manifest  # noqa: E402
+
+ARCHES = {
+    # the real F5TTS_v1_Base DiT (src/f5_tts/configs/F5TTS_v1_Base.yaml)
+    "full": dict(dim=1024, depth=22, heads=16, ff_mult=2, text_dim=512, text_mask_padding=True, conv_layers=4),
+    "tiny": dict(dim=64, depth=2, heads=2, dim_head=32, ff_mult=2, text_dim=32, text_mask_padding=True, conv_layers=1),
+}
+VOCOS = {
+    "full": dict(dim=512, intermediate_dim=1536, num_layers=8),  # charactr/vocos-mel-24khz
+    "tiny": dict(dim=32, intermediate_dim=64, num_layers=1),
+}
+
+
+def vocos_config(size: str) -> dict:
+    return {
+        "feature_extractor": {
+            "class_path": "vocos.feature_extractors.MelSpectrogramFeatures",
+            "init_args": {"sample_rate": 24000, "n_fft": 1024, "hop_length": 256, "n_mels": 100, "padding": "center"},
+        },
+        "backbone": {"class_path": "vocos.models.VocosBackbone", "init_args": {"input_channels": 100, **VOCOS[size]}},
+        "head": {
+            "class_path": "vocos.heads.ISTFTHead",
+            "init_args": {"dim": VOCOS[size]["dim"], "n_fft": 1024, "hop_length": 256, "padding": "center"},
+        },
+    }
+
+
+def _randomize(module: torch.nn.Module, generator: torch.Generator) -> None:
+    # upstream zero-initialises the output layers; random values make the model compute something
+    with torch.no_grad():
+        for param in module.parameters():
+            param.copy_(torch.randn(param.shape, generator=generator) * 0.02)
+
+
+def write_random_model(out: Path, size: str = "tiny", seed: int = 0, name: str | None = None) -> Path:
+    from safetensors.torch import save_file
+    from vocos import Vocos
+
+    f5 = load_f5_modules()
+    generator = torch.Generator().manual_seed(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    model_dir, vocoder_dir = out / "f5", out / "vocos"
+    model_dir.mkdir(exist_ok=True)
+    vocoder_dir.mkdir(exist_ok=True)
+
+    vocab = model_dir / "vocab.txt"
+    shutil.copyfile(f5_package_file("infer/examples/vocab.txt"), vocab)
+    _, vocab_size = f5.get_tokenizer(str(vocab), "custom")
+    arch = ARCHES[size]
+    transformer = f5.backbones["DiT"](**arch, text_num_embeds=vocab_size, mel_dim=100)
+    _randomize(transformer, generator)
+    state = {f"ema_model.transformer.{k}": v.contiguous() for k, v in transformer.state_dict().items()}
+    state["initted"] = torch.tensor([True])  # EMA bookkeeping, stored unprefixed as upstream does
+    state["step"] = torch.tensor([0])
+    checkpoint = model_dir / "model_random.safetensors"
+    save_file(state, str(checkpoint))
+
+    config = vocoder_dir / "config.yaml"
+    config.write_text(yaml.safe_dump(vocos_config(size)), encoding="utf-8")
+    vocoder = Vocos.from_hparams(str(config))
+    _randomize(vocoder, generator)
+    torch.save(vocoder.state_dict(), str(vocoder_dir / "pytorch_model.bin"))
+
+    files = [file_entry(out, p, repo="random", revision=f"seed-{seed}") for p in (checkpoint, vocab, config, vocoder_dir / "pytorch_model.bin")]
+    write_manifest(
+        out,
+        model={
+            "name": name or f"random-{size}",
+            "backbone": "DiT",
+            "arch": arch,
+            "checkpoint": "f5/model_random.safetensors",
+            "vocab": "f5/vocab.txt",
+            "use_ema": True,
+        },
+        vocoder_dir="vocos",
+        asr_dir=None,
+        files=files,
+    )
+    return out
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--size", choices=sorted(ARCHES), default="tiny")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    print(write_random_model(args.out, args.size, args.seed))
