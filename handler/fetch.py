@@ -1,6 +1,6 @@
 """Download a reference clip from a URL, safely.
 
-- https only (plain http too when private addresses are allowed, for local testing);
+- https only (plain http too when private addresses are allowed: F5_ALLOW_PRIVATE_URLS, for testing);
 - the host is resolved once, every address must be public (no loopback, private, link-local,
   cloud-metadata, multicast or reserved range) and the connection goes to that checked address,
   so a DNS answer cannot change between the check and the connection;
@@ -16,6 +16,8 @@ import socket
 import time
 from urllib.parse import urljoin, urlsplit
 
+from dataclasses import dataclass
+
 import urllib3
 
 from handler.errors import InputError
@@ -24,39 +26,55 @@ MAX_REDIRECTS = 5
 _READ_BLOCK = 64 * 1024
 
 
-def _check_address(address: str, allow_private: bool, host: str) -> None:
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which addresses and schemes a reference download may use."""
+
+    allow_http: bool = False
+    allow_private: bool = False
+    extra_allowed: tuple = ()  # networks allowed on top of public ones (tests allow one loopback address)
+
+    def allows(self, ip) -> bool:
+        if self.allow_private or any(ip in net for net in self.extra_allowed):
+            return True
+        return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+    @classmethod
+    def from_settings(cls, allow_private: bool) -> "AddressPolicy":
+        return cls(allow_http=allow_private, allow_private=allow_private)
+
+
+def _check_address(address: str, policy: AddressPolicy, host: str) -> None:
     ip = ipaddress.ip_address(address.split("%")[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    if allow_private:
-        return
-    if not ip.is_global or ip.is_multicast or ip.is_reserved:
+    if not policy.allows(ip):
         raise InputError(
             f"ref_audio URL host {host!r} resolves to {ip}, a loopback, private, link-local or reserved "
             "address; only public addresses are fetched"
         )
 
 
-def _resolve(host: str, port: int, allow_private: bool) -> str:
+def _resolve(host: str, port: int, policy: AddressPolicy) -> str:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise InputError(f"ref_audio URL host {host!r} could not be resolved ({exc.strerror})") from None
     addresses = sorted({info[4][0] for info in infos})
     for address in addresses:  # every answer must pass, not just the first
-        _check_address(address, allow_private, host)
+        _check_address(address, policy, host)
     return addresses[0]
 
 
-def _open(url: str, allow_private: bool, timeout: float):
+def _open(url: str, policy: AddressPolicy, timeout: float):
     parts = urlsplit(url)
-    allowed = ("https", "http") if allow_private else ("https",)
+    allowed = ("https", "http") if policy.allow_http else ("https",)
     if parts.scheme not in allowed:
         raise InputError(f"ref_audio URL must use {' or '.join(allowed)}, not {parts.scheme or 'no scheme'!r}")
     if not parts.hostname:
         raise InputError("ref_audio URL has no host")
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    address = _resolve(parts.hostname, port, allow_private)
+    address = _resolve(parts.hostname, port, policy)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -79,7 +97,7 @@ def _open(url: str, allow_private: bool, timeout: float):
     return pool, response
 
 
-def download(url: str, *, max_bytes: int, timeout_s: float, allow_private: bool) -> bytes:
+def download(url: str, *, max_bytes: int, timeout_s: float, policy: AddressPolicy) -> bytes:
     deadline = time.monotonic() + timeout_s
     current = url
     for _ in range(MAX_REDIRECTS + 1):
@@ -87,7 +105,7 @@ def download(url: str, *, max_bytes: int, timeout_s: float, allow_private: bool)
         if remaining <= 0:
             raise InputError(f"ref_audio URL did not answer within {timeout_s:g} s")
         try:
-            pool, response = _open(current, allow_private, remaining)
+            pool, response = _open(current, policy, remaining)
         except InputError:
             raise
         except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -118,7 +136,7 @@ def _read_capped(response, max_bytes: int, deadline: float, timeout_s: float) ->
     while True:
         if time.monotonic() > deadline:
             raise InputError(f"ref_audio download took longer than {timeout_s:g} s")
-        block = response.read(_READ_BLOCK)
+        block = response.read1(_READ_BLOCK)  # what has arrived, so the deadline is checked while bytes drip
         if not block:
             return bytes(body)
         body += block

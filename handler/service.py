@@ -29,7 +29,7 @@ from handler.engine import (
     crossfade_join,
 )
 from handler.errors import DeliveryError, InputError, is_cuda_failure
-from handler.fetch import download
+from handler.fetch import AddressPolicy, download
 from handler.schema import MAX_SEED, TTSRequest, parse_request
 from handler.storage import HOW_TO_CONFIGURE, Uploader
 from handler.text_chunks import chunk_text, normalize_text
@@ -109,7 +109,7 @@ class Service:
                 value,
                 max_bytes=self.settings.ref_max_bytes,
                 timeout_s=self.settings.url_timeout_s,
-                allow_private=self.settings.allow_private_urls,
+                policy=AddressPolicy.from_settings(self.settings.allow_private_urls),
             )
         elif "://" in value[:16]:
             raise InputError("ref_audio URL must start with https://")

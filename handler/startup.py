@@ -97,26 +97,19 @@ def build_service(settings: Settings, verify_hashes: bool | None = None):
         details.update(params_m=f"{params / 1e6:.1f}", vocab=len(engine.vocab_char_map))
 
     with step("voices") as details:
-        from handler.voices import VoiceLibrary, load_presets
+        from handler.voices import VoiceLibrary
 
         transcribe = None
         if manifest.asr_dir is not None:
             from handler.asr import load_transcriber
 
             transcribe = load_transcriber(manifest.asr_dir, device)
-        presets = load_presets(settings.voices_dir)
-        if settings.default_voice not in presets:
-            raise StartupError(f"F5_DEFAULT_VOICE={settings.default_voice!r} is not a preset ({', '.join(sorted(presets))})")
-        voices = VoiceLibrary(
-            engine,
-            presets,
-            cache_size=settings.ref_cache_size,
-            max_seconds=settings.ref_max_seconds,
-            clip_seconds=settings.ref_clip_seconds,
-            transcribe=transcribe,
-        )
+        voices = VoiceLibrary.from_settings(engine, settings, transcribe)
+        if settings.default_voice not in voices.presets:
+            known = ", ".join(sorted(voices.presets))
+            raise StartupError(f"F5_DEFAULT_VOICE={settings.default_voice!r} is not a preset ({known})")
         voices.preset(settings.default_voice)  # decode and cache the default voice's features now
-        details.update(presets=",".join(sorted(presets)), asr=transcribe is not None)
+        details.update(presets=",".join(sorted(voices.presets)), asr=transcribe is not None)
 
     with step("storage") as details:
         from handler.storage import BucketConfig, Uploader

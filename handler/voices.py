@@ -145,6 +145,17 @@ class VoiceLibrary:
         self._waves = LRUCache(cache_size)  # audio hash → preprocessed wave
         self._transcripts = LRUCache(cache_size)  # audio hash → ASR transcript
 
+    @classmethod
+    def from_settings(cls, engine: Engine, settings, transcribe=None) -> "VoiceLibrary":
+        return cls(
+            engine,
+            load_presets(settings.voices_dir),
+            cache_size=settings.ref_cache_size,
+            max_seconds=settings.ref_max_seconds,
+            clip_seconds=settings.ref_clip_seconds,
+            transcribe=transcribe,
+        )
+
     @property
     def can_transcribe(self) -> bool:
         return self.transcribe is not None

@@ -1,0 +1,85 @@
+"""Shared fixtures: a tiny random F5-TTS model on disk, a ready Service, helpers to read audio."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from random_model import write_random_model  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return write_random_model(tmp_path_factory.mktemp("tiny-model"), "tiny", seed=0)
+
+
+def worker_env(model_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for a worker process on the tiny model, without any bucket from the caller's shell."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BUCKET_", "F5_", "RUNPOD_"))}
+    env.update(F5_MODEL_DIR=str(model_dir), F5_DEVICE="cpu", PYTHONUNBUFFERED="1", RUNPOD_SKIP_AUTO_SYSTEM_CHECKS="true")
+    env.update(extra)
+    return env
+
+
+def make_settings(model_dir: Path, **extra: str):
+    from handler.config import Settings
+
+    return Settings.from_env(worker_env(model_dir, **extra))
+
+
+@pytest.fixture(scope="session")
+def service(tiny_model_dir):
+    from handler.startup import build_service
+
+    return build_service(make_settings(tiny_model_dir))
+
+
+def decode_b64_audio(value: str) -> tuple[np.ndarray, int]:
+    data, rate = sf.read(io.BytesIO(base64.b64decode(value)), dtype="float32")
+    return data, rate
+
+
+def wav_bytes(wave: np.ndarray, rate: int, fmt: str = "WAV", subtype: str | None = "PCM_16") -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, wave, rate, format=fmt, subtype=subtype)
+    return buffer.getvalue()
+
+
+def speechlike(seconds: float, rate: int = 24_000, seed: int = 0) -> np.ndarray:
+    """Bursts of noisy tones separated by short pauses: 'sound' as the preprocessing judges it."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    wave = 0.3 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 2.5 * t) > -0.3)
+    return (wave + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing listened on port {port} within {timeout} s")

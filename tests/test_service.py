@@ -1,0 +1,249 @@
+"""A request end to end through the Service (no runpod): voices, formats, streaming, delivery, faults."""
+
+import base64
+import io
+import json
+import os
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.request import urlopen
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import decode_b64_audio, make_settings, speechlike, wav_bytes
+from s3_server import S3Server
+
+from handler.service import STREAM_MESSAGE_LIMIT, Service
+from handler.storage import BucketConfig, Uploader
+from handler.voices import VoiceLibrary
+
+LONG_TEXT = " ".join(
+    f"Sentence number {i} is here to make the text long enough for several chunks." for i in range(12)
+)
+
+
+def only(service, job_input):
+    messages = list(service.messages(job_input, "test-job"))
+    assert len(messages) == 1, messages
+    return messages[0]
+
+
+def clone(service, tiny_model_dir, uploader=None, **env):
+    """A Service with other settings over the same loaded engine."""
+    settings = make_settings(tiny_model_dir, **env)
+    return Service(settings, service.engine, VoiceLibrary.from_settings(service.engine, settings), uploader)
+
+
+def test_default_voice_result(service):
+    result = only(service, {"text": "Hello world, this is a test.", "seed": 42, "nfe_step": 8})
+    audio, rate = decode_b64_audio(result["audio_base64"])
+    assert rate == result["sample_rate"] == 24000
+    assert result["format"] == "wav" and result["content_type"] == "audio/wav"
+    assert result["seed"] == 42 and result["chunks"] == 1
+    assert abs(len(audio) / rate - result["duration_s"]) < 0.01
+    timings = result["timings"]
+    for key in ("preprocess_s", "model_s", "vocoder_s", "encode_s", "total_s", "rtf"):
+        assert timings[key] >= 0, key
+    assert timings["total_s"] >= timings["model_s"] + timings["vocoder_s"]
+
+
+def test_a_seed_is_always_returned_and_reproduces_the_audio(service):
+    first = only(service, {"text": "Reproduce me.", "nfe_step": 8})
+    assert isinstance(first["seed"], int)
+    again = only(service, {"text": "Reproduce me.", "nfe_step": 8, "seed": first["seed"]})
+    assert again["audio_base64"] == first["audio_base64"]
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac", "mp3", "opus", "ogg", "pcm"])
+def test_every_format(service, fmt):
+    result = only(service, {"text": "Format test.", "format": fmt, "seed": 1, "nfe_step": 4})
+    data = base64.b64decode(result["audio_base64"])
+    if fmt == "pcm":
+        samples = len(data) // 2
+    else:
+        samples = len(sf.read(io.BytesIO(data))[0])
+    assert abs(samples / 24000 - result["duration_s"]) < 0.1
+
+
+def test_long_text_is_chunked_and_joined(service):
+    result = only(service, {"text": LONG_TEXT, "seed": 3, "nfe_step": 4})
+    assert result["chunks"] > 2
+    audio, _ = decode_b64_audio(result["audio_base64"])
+    assert len(audio) / 24000 == pytest.approx(result["duration_s"], abs=0.01)
+
+
+def test_stream_messages_add_up_to_the_whole_result(service):
+    request = {"text": LONG_TEXT, "seed": 9, "nfe_step": 4, "format": "pcm"}
+    whole = np.frombuffer(base64.b64decode(only(service, request)["audio_base64"]), "<i2")
+    messages = list(service.messages({**request, "stream": True}, "stream-job"))
+    *parts, summary = messages
+    assert summary["done"] is True and summary["segments"] == len(parts) > 1
+    assert [m["index"] for m in parts] == list(range(len(parts)))
+    assert all(len(json.dumps(m)) < STREAM_MESSAGE_LIMIT for m in messages)
+    assert summary["timings"]["first_audio_s"] <= summary["timings"]["total_s"]
+    streamed = np.concatenate([np.frombuffer(base64.b64decode(m["audio_base64"]), "<i2") for m in parts])
+    assert len(streamed) == len(whole)
+    # chunks run one by one when streaming and batched otherwise: equal up to float rounding
+    assert np.max(np.abs(streamed.astype(int) - whole.astype(int))) <= 8
+
+
+def test_stream_in_every_format_decodes(service):
+    for fmt in ("wav", "mp3", "opus"):
+        *parts, summary = service.messages({"text": "Streaming test.", "stream": True, "format": fmt, "nfe_step": 4})
+        for part in parts:
+            assert len(sf.read(io.BytesIO(base64.b64decode(part["audio_base64"])))[0]) > 0
+        assert summary["done"]
+
+
+def test_chinese_preset(service):
+    result = only(service, {"text": "你好，世界。", "voice": "zh", "nfe_step": 4})
+    assert result["duration_s"] > 0
+
+
+def test_custom_reference_as_base64_and_data_url_share_the_cache(service, tiny_model_dir):
+    service = clone(service, tiny_model_dir)
+    clip = wav_bytes(speechlike(4.0, seed=11), 24000)
+    encoded = base64.b64encode(clip).decode()
+    before = len(service.voices._voices)
+    first = only(service, {"text": "Custom voice.", "ref_audio": encoded, "ref_text": "A custom reference.", "seed": 1, "nfe_step": 4})
+    second = only(service, {"text": "Custom voice.", "ref_audio": f"data:audio/wav;base64,{encoded}", "ref_text": "A custom reference.", "seed": 1, "nfe_step": 4})
+    assert first["audio_base64"] == second["audio_base64"]
+    assert len(service.voices._voices) == before + 1  # prepared once, by content hash
+
+
+def test_custom_reference_from_a_url(service, tiny_model_dir):
+    clip = wav_bytes(speechlike(3.0, seed=12), 16000)
+
+    class Serve(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(clip)))
+            self.end_headers()
+            self.wfile.write(clip)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Serve)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_port}/ref.wav"
+    try:
+        refused = only(service, {"text": "From a URL.", "ref_audio": url, "ref_text": "Reference."})
+        assert "https" in refused["error"]
+        permissive = clone(service, tiny_model_dir, F5_ALLOW_PRIVATE_URLS="1")
+        result = only(permissive, {"text": "From a URL.", "ref_audio": url, "ref_text": "Reference.", "nfe_step": 4})
+        assert result["duration_s"] > 0
+    finally:
+        httpd.shutdown()
+
+
+@pytest.mark.parametrize(
+    "job_input, needle",
+    [
+        ({"text": "x", "ref_audio": "%%%not-base64%%%", "ref_text": "t"}, "not valid base64"),
+        ({"text": "x", "ref_audio": base64.b64encode(b"garbage" * 50).decode(), "ref_text": "t"}, "could not be decoded"),
+        ({"text": "x", "ref_audio": base64.b64encode(wav_bytes(np.zeros(48000, np.float32), 24000)).decode(), "ref_text": "t"}, "less than 0.5 s of sound"),
+        ({"text": "x", "ref_audio": base64.b64encode(wav_bytes(speechlike(2.0), 24000)).decode()}, "ref_text is required"),
+        ({"text": "x", "voice": "alloy"}, "available: en, zh"),
+        ({"text": "smile 😀"}, "cannot speak: '😀' (U+1F600)"),
+        ({"text": "x", "ref_audio": "ftp://host/a.wav", "ref_text": "t"}, "https"),
+        ({"text": "x", "stream": True, "output": "url"}, "not available with stream"),
+        ({"text": "x", "output": "url"}, "no bucket is configured"),
+        ("just a string", "JSON object"),
+    ],
+)
+def test_bad_requests_get_clear_errors(service, job_input, needle):
+    result = only(service, job_input)
+    assert set(result) == {"error"} and needle in result["error"], result
+
+
+def test_reference_over_the_duration_cap(service, tiny_model_dir):
+    strict = clone(service, tiny_model_dir, F5_REF_MAX_SECONDS="5")
+    clip = base64.b64encode(wav_bytes(speechlike(6.0), 24000)).decode()
+    assert "limit is 5 s" in only(strict, {"text": "x", "ref_audio": clip, "ref_text": "t"})["error"]
+
+
+def test_reference_over_the_size_cap(service, tiny_model_dir):
+    strict = clone(service, tiny_model_dir, F5_REF_MAX_BYTES="10000")
+    clip = base64.b64encode(wav_bytes(speechlike(3.0), 24000)).decode()
+    assert "10000-byte limit" in only(strict, {"text": "x", "ref_audio": clip, "ref_text": "t"})["error"]
+
+
+def test_remove_silence_never_lengthens(service):
+    plain = only(service, {"text": "Silence test.", "seed": 4, "nfe_step": 4})
+    trimmed = only(service, {"text": "Silence test.", "seed": 4, "nfe_step": 4, "remove_silence": True})
+    assert trimmed["duration_s"] <= plain["duration_s"]
+
+
+def test_no_temp_files_are_left(service):
+    before = set(os.listdir(tempfile.gettempdir()))
+    clip = base64.b64encode(wav_bytes(speechlike(3.0, seed=99), 44100)).decode()
+    only(service, {"text": "Temp test.", "ref_audio": clip, "ref_text": "Temp.", "format": "mp3", "nfe_step": 4})
+    assert set(os.listdir(tempfile.gettempdir())) - before == set()
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    server = S3Server(tmp_path_factory.mktemp("s3"))
+    yield server
+    server.stop()
+
+
+def test_output_url_uploads_to_the_bucket(service, tiny_model_dir, s3):
+    uploader = Uploader(BucketConfig.from_env(s3.env), 600)
+    with_bucket = clone(service, tiny_model_dir, uploader=uploader)
+    result = only(with_bucket, {"text": "Upload me.", "format": "mp3", "output": "url", "seed": 2, "nfe_step": 4})
+    assert "audio_base64" not in result
+    with urlopen(result["audio_url"]) as response:
+        assert response.headers["Content-Type"] == "audio/mpeg"
+        audio, rate = sf.read(io.BytesIO(response.read()))
+    assert rate == 24000 and abs(len(audio) / rate - result["duration_s"]) < 0.1
+
+
+def test_too_large_for_inline_goes_to_the_bucket_or_fails_clearly(service, tiny_model_dir, s3):
+    tiny_budget = {"F5_INLINE_MAX_BYTES": "2000"}
+    request = {"text": "This will not fit inline.", "nfe_step": 4}
+    no_bucket = only(clone(service, tiny_model_dir, **tiny_budget), request)
+    assert "too large to return inline and no bucket is configured" in no_bucket["error"]
+    assert "BUCKET_ENDPOINT_URL" in no_bucket["error"]
+    forced_inline = only(clone(service, tiny_model_dir, **tiny_budget), {**request, "output": "inline"})
+    assert "over the inline limit" in forced_inline["error"]
+    uploader = Uploader(BucketConfig.from_env(s3.env), 600)
+    uploaded = only(clone(service, tiny_model_dir, uploader=uploader, **tiny_budget), request)
+    assert uploaded["audio_url"].startswith(s3.env["BUCKET_ENDPOINT_URL"])
+
+
+def test_an_unreachable_bucket_fails_the_job_without_a_result(service, tiny_model_dir):
+    from conftest import free_port
+
+    dead = BucketConfig.from_env({**{"BUCKET_ACCESS_KEY_ID": "k", "BUCKET_SECRET_ACCESS_KEY": "s"},
+                                  "BUCKET_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}/bucket"})
+    result = only(clone(service, tiny_model_dir, uploader=Uploader(dead, 600)), {"text": "x", "output": "url", "nfe_step": 4})
+    assert set(result) == {"error"} and "upload to bucket 'bucket'" in result["error"]
+
+
+def test_cuda_out_of_memory_fails_the_job_and_asks_for_a_fresh_worker(service, tiny_model_dir, monkeypatch):
+    victim = clone(service, tiny_model_dir)
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(victim.engine, "synthesize", out_of_memory)
+    result = only(victim, {"text": "x"})
+    assert result["refresh_worker"] is True and "GPU failure" in result["error"]
+    monkeypatch.undo()
+    after = only(victim, {"text": "x"})  # a broken worker takes no further job
+    assert "being replaced" in after["error"] and "audio_base64" not in after
+    assert "audio_base64" in only(service, {"text": "x", "nfe_step": 4})  # other services unaffected
+
+
+def test_an_unexpected_error_is_reported_and_the_worker_keeps_working(service, tiny_model_dir, monkeypatch):
+    victim = clone(service, tiny_model_dir)
+    monkeypatch.setattr(victim.engine, "synthesize", lambda *a, **k: 1 / 0)
+    result = only(victim, {"text": "x"})
+    assert result == {"error": "internal error: ZeroDivisionError: division by zero"}
+    monkeypatch.undo()
+    assert "audio_base64" in only(victim, {"text": "x", "nfe_step": 4})

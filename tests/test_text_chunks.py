@@ -1,0 +1,56 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from handler.text_chunks import chunk_text, normalize_text
+
+
+def _bytes(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def test_short_text_is_one_chunk():
+    assert chunk_text("Hello there. How are you?", 100) == ["Hello there. How are you?"]
+
+
+def test_sentences_are_packed_up_to_the_limit():
+    text = "One two three. Four five six. Seven eight nine. Ten eleven twelve."
+    chunks = chunk_text(text, 32)
+    assert chunks == ["One two three. Four five six.", "Seven eight nine.", "Ten eleven twelve."]
+
+
+def test_a_sentence_longer_than_the_limit_is_split_at_spaces():
+    text = "word " * 40
+    chunks = chunk_text(text, 30)
+    assert all(_bytes(c) <= 30 for c in chunks)
+    assert " ".join(chunks) == normalize_text(text)
+
+
+def test_a_word_longer_than_the_limit_is_split_between_characters():
+    chunks = chunk_text("a" * 25 + " b", 10)
+    assert chunks == ["a" * 10, "a" * 10, "a" * 5 + " b"]
+
+
+def test_chinese_splits_after_full_width_punctuation_without_spaces():
+    text = "对，这就是我，万人敬仰的太乙真人。我今天很高兴。"
+    chunks = chunk_text(text, 24)
+    assert all(_bytes(c) <= 24 for c in chunks)
+    assert "".join(chunks) == text
+
+
+def test_multibyte_characters_never_split_inside_a_character():
+    chunks = chunk_text("é" * 15, 7)  # 2 bytes each
+    assert all(_bytes(c) <= 7 for c in chunks)
+    assert "".join(chunks) == "é" * 15
+
+
+def test_whitespace_is_normalised():
+    assert chunk_text("  Hello\n\tworld.  ", 100) == ["Hello world."]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=400), st.integers(min_value=4, max_value=200))
+def test_no_chunk_overflows_and_no_character_is_lost(text, limit):
+    chunks = chunk_text(text, limit)
+    assert all(0 < _bytes(c) <= limit for c in chunks)
+    # every non-space character survives, in order
+    assert "".join("".join(chunks).split()) == "".join(normalize_text(text).split())

@@ -1,0 +1,49 @@
+"""The RunPod glue over a real Service: message shapes and the refresh_worker request."""
+
+import asyncio
+
+import torch
+
+from handler.worker import Worker
+
+
+async def collect(agen):
+    return [message async for message in agen]
+
+
+def test_stream_handler_yields_one_result_for_a_plain_request(service):
+    worker = Worker(service, {})
+    messages = asyncio.run(collect(worker.stream_handler({"id": "j1", "input": {"text": "Hi.", "nfe_step": 4}})))
+    assert len(messages) == 1 and "audio_base64" in messages[0]
+
+
+def test_plain_handler_wraps_a_stream(service):
+    worker = Worker(service, {})
+    result = asyncio.run(worker.plain_handler({"id": "j2", "input": {"text": "Hi.", "stream": True, "nfe_step": 4}}))
+    assert result["stream"][-1]["done"] is True
+
+
+def test_a_gpu_failure_sets_the_sdk_refresh_flag(service, monkeypatch):
+    from handler.service import Service
+
+    victim = Service(service.settings, service.engine, service.voices, None)
+    sdk_config: dict = {}
+    worker = Worker(victim, sdk_config)
+
+    def cuda_fault(*args, **kwargs):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(victim.engine, "synthesize", cuda_fault)
+    messages = asyncio.run(collect(worker.stream_handler({"id": "j3", "input": {"text": "Hi."}})))
+    assert len(messages) == 1 and "GPU failure" in messages[0]["error"]
+    assert "refresh_worker" not in messages[0]  # moved to the SDK config, which the SDK reads after the job
+    assert sdk_config["refresh_worker"] is True
+
+
+def test_plain_handler_passes_refresh_worker_to_the_sdk(service, monkeypatch):
+    from handler.service import Service
+
+    victim = Service(service.settings, service.engine, service.voices, None)
+    monkeypatch.setattr(victim.engine, "synthesize", lambda *a, **k: (_ for _ in ()).throw(torch.cuda.OutOfMemoryError("CUDA out of memory")))
+    result = asyncio.run(Worker(victim, {}).plain_handler({"id": "j4", "input": {"text": "Hi."}}))
+    assert result["refresh_worker"] is True and "error" in result
