@@ -1,0 +1,258 @@
+"""Download, verify and lay out the model files the image bakes; write manifest.json.
+
+Runs in the Dockerfile's weights stage (and anywhere else, to fill a local model folder):
+
+    python build/fetch_models.py --out /models [--model F5TTS_v1_Base | F5TTS_Base | E2TTS_Base | custom] ...
+
+- Downloads with huggingface_hub, from HF_ENDPOINT when set (a mirror), each repo pinned by revision;
+  the revision is resolved to its commit and recorded.
+- Verifies every file against the hub's own hash: the LFS sha256 for large files, the git blob id
+  for small ones; `--expect-sha256 PATH=HASH` adds a pinned value that must match too.
+- The architecture comes from f5-tts's own `configs/<model>.yaml` (or a custom config in the
+  checkpoint's repo); the vocabulary is f5-tts's `infer/examples/vocab.txt`, as `f5_tts.api` uses,
+  unless a custom one is named.
+- A token, when needed, is read from the build secret file /run/secrets/hf_token (never a build
+  argument), or HF_TOKEN.
+- Any error ends the build with one line that names the repo and file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from handler.manifest import file_entry, write_manifest  # noqa: E402
+
+# Upstream checkpoints: (repo, file in repo). Default revisions are pinned in the Dockerfile.
+PRESETS = {
+    "F5TTS_v1_Base": ("SWivid/F5-TTS", "F5TTS_v1_Base/model_1250000.safetensors"),
+    "F5TTS_Base": ("SWivid/F5-TTS", "F5TTS_Base/model_1200000.safetensors"),
+    "E2TTS_Base": ("SWivid/E2-TTS", "E2TTS_Base/model_1200000.safetensors"),
+}
+VOCODER_FILES = ("config.yaml", "pytorch_model.bin")
+ASR_PATTERNS = ("*.json", "*.txt", "*.safetensors")
+SECRET_TOKEN_FILE = Path("/run/secrets/hf_token")
+
+
+class FetchError(RuntimeError):
+    pass
+
+
+def hub_token() -> str | None:
+    if SECRET_TOKEN_FILE.is_file():
+        token = SECRET_TOKEN_FILE.read_text(encoding="utf-8").strip()
+        return token or None
+    return os.environ.get("HF_TOKEN") or None
+
+
+def git_blob_sha1(path: Path) -> str:
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as handle:
+        while block := handle.read(8 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(8 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Hub:
+    def __init__(self, token: str | None):
+        from huggingface_hub import HfApi
+
+        self.api = HfApi(token=token)
+        self.token = token
+
+    def snapshot(self, repo: str, revision: str):
+        """Resolve a revision to its commit and the files' hub-side hashes."""
+        try:
+            info = self.api.model_info(repo, revision=revision, files_metadata=True)
+        except Exception as exc:
+            raise FetchError(f"{repo}@{revision}: repository or revision not reachable: {type(exc).__name__}: {exc}") from None
+        return info.sha, {sibling.rfilename: sibling for sibling in info.siblings or []}
+
+    def fetch(self, repo: str, revision: str, filename: str, dest: Path, expected: dict[str, str]) -> dict:
+        from huggingface_hub import hf_hub_download
+
+        commit, siblings = self.snapshot(repo, revision)
+        sibling = siblings.get(filename)
+        if sibling is None:
+            raise FetchError(f"{repo}@{commit}: file {filename} is not in the repository")
+        with tempfile.TemporaryDirectory(dir=dest.parent.parent) as scratch:
+            try:
+                downloaded = Path(
+                    hf_hub_download(repo, filename, revision=commit, local_dir=scratch, token=self.token)
+                )
+            except Exception as exc:
+                raise FetchError(f"{repo}@{commit}: download of {filename} failed: {type(exc).__name__}: {exc}") from None
+            verify(repo, filename, downloaded, sibling, expected.get(filename))
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(downloaded), dest)
+        print(f"[fetch] {repo}@{commit[:12]} {filename} -> {dest} ({dest.stat().st_size} bytes, verified)", flush=True)
+        return {"repo": repo, "revision": commit, "file": filename}
+
+
+def verify(repo: str, filename: str, path: Path, sibling, pinned_sha256: str | None) -> None:
+    size = path.stat().st_size
+    lfs = getattr(sibling, "lfs", None)
+    if lfs is not None:
+        expected = lfs.sha256 if hasattr(lfs, "sha256") else lfs["sha256"]
+        actual = sha256_file(path)
+        if actual != expected:
+            raise FetchError(f"{repo}: {filename} has sha256 {actual}, the hub says {expected}: refusing to bake it")
+    elif getattr(sibling, "blob_id", None):
+        actual = git_blob_sha1(path)
+        if actual != sibling.blob_id:
+            raise FetchError(f"{repo}: {filename} has git blob id {actual}, the hub says {sibling.blob_id}: refusing to bake it")
+    else:
+        raise FetchError(f"{repo}: the hub gave no hash for {filename}; cannot verify it")
+    if sibling.size is not None and size != sibling.size:
+        raise FetchError(f"{repo}: {filename} is {size} bytes, the hub says {sibling.size}")
+    if pinned_sha256 and sha256_file(path) != pinned_sha256:
+        raise FetchError(f"{repo}: {filename} does not match its pinned sha256 {pinned_sha256}")
+
+
+def f5_package_dir() -> Path:
+    spec = importlib.util.find_spec("f5_tts")
+    if spec is None or not spec.submodule_search_locations:
+        raise FetchError("f5-tts must be installed where this runs (its configs and vocab are used)")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def read_arch(config_path: Path) -> tuple[str, dict]:
+    try:
+        model = yaml.safe_load(config_path.read_text(encoding="utf-8"))["model"]
+        backbone, arch = str(model["backbone"]), dict(model["arch"])
+        mel = model.get("mel_spec", {}).get("mel_spec_type", "vocos")
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise FetchError(f"model config {config_path} unreadable: {type(exc).__name__}: {exc}") from None
+    if mel != "vocos":
+        raise FetchError(f"model config {config_path}: mel_spec_type {mel!r}; only vocos models are served")
+    return backbone, arch
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--model", default="F5TTS_v1_Base", help=f"{', '.join(PRESETS)} or custom")
+    parser.add_argument("--revision", default="main", help="revision of the model repo (a commit is best)")
+    parser.add_argument("--custom-repo", default="")
+    parser.add_argument("--custom-checkpoint", default="", help="file in the custom repo (.safetensors or .pt)")
+    parser.add_argument("--custom-vocab", default="", help="vocab.txt in the custom repo (default: f5-tts's)")
+    parser.add_argument("--custom-config", default="F5TTS_v1_Base", help="an f5-tts config name, or a .yaml in the custom repo")
+    parser.add_argument("--vocoder-repo", default="charactr/vocos-mel-24khz")
+    parser.add_argument("--vocoder-revision", default="main")
+    parser.add_argument("--asr", choices=("0", "1"), default="0", help="1: bake the Whisper model")
+    parser.add_argument("--asr-repo", default="openai/whisper-large-v3-turbo")
+    parser.add_argument("--asr-revision", default="main")
+    parser.add_argument("--expect-sha256", action="append", default=[], metavar="FILE=SHA256")
+    return parser.parse_args(argv)
+
+
+def fetch_all(args) -> Path:
+    out: Path = args.out
+    if out.exists() and any(out.iterdir()):
+        raise FetchError(f"{out} is not empty; fetch into a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    expected = dict(item.split("=", 1) for item in args.expect_sha256)
+    hub = Hub(hub_token())
+    package = f5_package_dir()
+    files, sources = [], {}
+
+    if args.model == "custom":
+        if not args.custom_repo or not args.custom_checkpoint:
+            raise FetchError("--model custom needs --custom-repo and --custom-checkpoint")
+        repo, checkpoint_file, name = args.custom_repo, args.custom_checkpoint, args.custom_repo
+    elif args.model in PRESETS:
+        (repo, checkpoint_file), name = PRESETS[args.model], args.model
+    else:
+        raise FetchError(f"unknown model {args.model!r}: use one of {', '.join(PRESETS)} or custom")
+
+    checkpoint = out / "f5" / Path(checkpoint_file).name
+    sources[checkpoint] = hub.fetch(repo, args.revision, checkpoint_file, checkpoint, expected)
+
+    vocab = out / "f5" / "vocab.txt"
+    if args.model == "custom" and args.custom_vocab:
+        sources[vocab] = hub.fetch(repo, args.revision, args.custom_vocab, vocab, expected)
+    else:
+        shutil.copyfile(package / "infer" / "examples" / "vocab.txt", vocab)
+        sources[vocab] = {"repo": "f5-tts (package)", "revision": _f5_version(), "file": "infer/examples/vocab.txt"}
+
+    config_name = args.custom_config if args.model == "custom" else args.model
+    if config_name.endswith((".yaml", ".yml")):
+        config_path = out / "f5" / "config.yaml"
+        sources[config_path] = hub.fetch(repo, args.revision, config_name, config_path, expected)
+    else:
+        config_path = package / "configs" / f"{config_name}.yaml"
+        if not config_path.is_file():
+            raise FetchError(f"f5-tts has no config named {config_name!r} (see f5_tts/configs/)")
+    backbone, arch = read_arch(config_path)
+
+    for filename in VOCODER_FILES:
+        dest = out / "vocos" / filename
+        sources[dest] = hub.fetch(args.vocoder_repo, args.vocoder_revision, filename, dest, expected)
+
+    asr_dir = None
+    if args.asr == "1":
+        commit, siblings = hub.snapshot(args.asr_repo, args.asr_revision)
+        from fnmatch import fnmatch
+
+        wanted = sorted(f for f in siblings if "/" not in f and any(fnmatch(f, p) for p in ASR_PATTERNS))
+        for filename in wanted:
+            dest = out / "whisper" / filename
+            sources[dest] = hub.fetch(args.asr_repo, commit, filename, dest, expected)
+        asr_dir = "whisper"
+
+    for path, source in sources.items():
+        files.append(file_entry(out, path, **source))
+    write_manifest(
+        out,
+        model={
+            "name": name,
+            "backbone": backbone,
+            "arch": arch,
+            "checkpoint": checkpoint.relative_to(out).as_posix(),
+            "vocab": vocab.relative_to(out).as_posix(),
+            "use_ema": True,
+        },
+        vocoder_dir="vocos",
+        asr_dir=asr_dir,
+        files=files,
+    )
+    total = sum(entry["size"] for entry in files)
+    print(f"[fetch] wrote {out / 'manifest.json'}: {len(files)} files, {total / 1e6:.1f} MB", flush=True)
+    return out
+
+
+def _f5_version() -> str:
+    from importlib.metadata import version
+
+    return version("f5-tts")
+
+
+def main(argv=None) -> int:
+    try:
+        fetch_all(parse_args(argv))
+    except FetchError as exc:
+        print(f"[fetch] FAILED: {exc}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
