@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import logging
 import os
 import sys
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
         from handler.startup import build_service, say
 
         settings = Settings.from_env()
+        if own.check:  # the self-check runs anywhere: on CPU when there is no GPU
+            settings = dataclasses.replace(settings, require_gpu=False)
         service = build_service(settings, verify_hashes=True if own.check else None)
     except StartupError as exc:
         _fail(str(exc))

@@ -58,7 +58,7 @@ class Repo:
 
 
 class FakeHub:
-    def __init__(self, repos: dict[str, Repo], host: str = "127.0.0.1"):
+    def __init__(self, repos: dict[str, Repo], host: str = "127.0.0.1", port: int = 0):
         self.repos = repos
         self.authorizations: list[str] = []
         hub = self
@@ -73,7 +73,7 @@ class FakeHub:
             def do_GET(self):
                 hub._serve(self, body=True)
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.port = self.server.server_port
         self.url = f"http://{host}:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -85,17 +85,18 @@ class FakeHub:
     def _serve(self, request: BaseHTTPRequestHandler, body: bool) -> None:
         if request.headers.get("Authorization"):
             self.authorizations.append(request.headers["Authorization"])
-        path = unquote(urlsplit(request.path).path)
+        path = urlsplit(request.path).path  # revisions arrive quoted ("refs%2Fpr%2F1"): match, then unquote
         info = re.fullmatch(r"/api/models/(.+?)/revision/([^/]+)", path)
         if info:
-            repo = self.repos.get(info.group(1))
+            repo_id = unquote(info.group(1))
+            repo = self.repos.get(repo_id)
             if repo is None:
                 return _reply(request, 404, b'{"error": "Repository not found"}', body)
-            return _reply(request, 200, json.dumps(repo.info(info.group(1))).encode(), body, "application/json")
+            return _reply(request, 200, json.dumps(repo.info(repo_id)).encode(), body, "application/json")
         for repo_id, repo in self.repos.items():
             match = re.fullmatch(re.escape(f"/{repo_id}/resolve/") + r"([^/]+)/(.+)", path)
-            if match and match.group(2) in repo.files:
-                name = match.group(2)
+            name = unquote(match.group(2)) if match else None
+            if name in repo.files:
                 headers = {"X-Repo-Commit": repo.commit, "ETag": f'"{repo.etag(name)}"'}
                 if repo.is_lfs(name):
                     headers["X-Linked-Etag"] = f'"{repo.sha256(name)}"'
@@ -134,3 +135,22 @@ def repos_from_model_dir(model_dir: Path, repo_id: str = "test-org/tiny-f5") -> 
             files={name: (model_dir / "vocos" / name).read_bytes() for name in ("config.yaml", "pytorch_model.bin")}
         ),
     }
+
+
+def default_layout(repos: dict[str, Repo], repo_id: str = "test-org/tiny-f5") -> dict[str, Repo]:
+    """Also publish the checkpoint where the default build looks: SWivid/F5-TTS, F5TTS_v1_Base/."""
+    checkpoint = repos[repo_id].files["model.safetensors"]
+    return {**repos, "SWivid/F5-TTS": Repo(files={"F5TTS_v1_Base/model_1250000.safetensors": checkpoint})}
+
+
+if __name__ == "__main__":
+    # Serve a model folder written by tests/random_model.py as hub repos, until interrupted:
+    #   python tests/fake_hub.py MODEL_DIR [PORT]
+    import sys
+    import time
+
+    repos = default_layout(repos_from_model_dir(Path(sys.argv[1])))
+    hub = FakeHub(repos, port=int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+    print(hub.url, flush=True)
+    while True:
+        time.sleep(3600)

@@ -1,0 +1,101 @@
+# F5-TTS RunPod serverless worker: everything baked in.
+# Stages: python-base → deps (locked venv) → weights (verified model files) → runtime (slim).
+# Buildable by Docker BuildKit and by buildah/podman 4.x: no heredocs in RUN, no COPY --link.
+# Build arguments are documented in README.md ("Build your own image").
+
+ARG BASE_IMAGE=debian:bookworm-slim
+
+# ---- python-base: Debian's Python 3.11 and CA certificates, nothing else ---------------------------
+FROM ${BASE_IMAGE} AS python-base
+ENV DEBIAN_FRONTEND=noninteractive \
+    LANG=C.UTF-8 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_INPUT=1
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+
+# ---- deps: the worker's virtual environment, every package pinned by hash ---------------------------
+FROM python-base AS deps
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3-venv \
+ && rm -rf /var/lib/apt/lists/*
+# torch and torchaudio come as a matched pair from one lock: requirements/lock/image-torch<V>.txt
+ARG TORCH_VERSION=2.8.0
+ARG BAKE_ASR=0
+COPY requirements/lock/ /tmp/lock/
+RUN --mount=type=cache,target=/root/.cache/pip \
+    set -e; \
+    lock="/tmp/lock/image-torch${TORCH_VERSION}.txt"; \
+    if [ "$BAKE_ASR" = "1" ]; then lock="/tmp/lock/image-torch${TORCH_VERSION}-asr.txt"; fi; \
+    if [ ! -f "$lock" ]; then echo "no lock $lock: run scripts/lock.sh ${TORCH_VERSION} first" >&2; exit 1; fi; \
+    python3 -m venv /opt/venv; \
+    /opt/venv/bin/pip install --require-hashes --no-deps -r "$lock"; \
+    /opt/venv/bin/pip install --require-hashes --no-deps -r /tmp/lock/f5-tts.txt; \
+    /opt/venv/bin/pip uninstall -y -q pip
+
+# ---- weights: download, verify against the hub's hashes, write manifest.json -----------------------
+FROM python-base AS weights
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3-venv \
+ && rm -rf /var/lib/apt/lists/*
+COPY requirements/lock/fetch.txt requirements/lock/f5-tts.txt /tmp/lock/
+RUN --mount=type=cache,target=/root/.cache/pip \
+    python3 -m venv /opt/fetch \
+ && /opt/fetch/bin/pip install --require-hashes --no-deps -r /tmp/lock/fetch.txt -r /tmp/lock/f5-tts.txt
+COPY handler/__init__.py handler/errors.py handler/manifest.py /opt/fetch-code/handler/
+COPY build/fetch_models.py /opt/fetch-code/build/
+# What to bake. Revisions are pinned commits; override them with the model.
+ARG F5_MODEL=F5TTS_v1_Base
+ARG F5_REVISION=84e5a410d9cead4de2f847e7c9369a6440bdfaca
+ARG CUSTOM_REPO=
+ARG CUSTOM_CHECKPOINT=
+ARG CUSTOM_VOCAB=
+ARG CUSTOM_CONFIG=F5TTS_v1_Base
+ARG VOCODER_REPO=charactr/vocos-mel-24khz
+ARG VOCODER_REVISION=0feb3fdd929bcd6649e0e7c5a688cf7dd012ef21
+ARG BAKE_ASR=0
+ARG ASR_REPO=openai/whisper-large-v3-turbo
+ARG ASR_REVISION=main
+ARG HF_ENDPOINT=https://huggingface.co
+# HF_TOKEN only as a build secret (id=hf_token): never an ARG, which would stay in the image history
+RUN --mount=type=secret,id=hf_token \
+    HF_ENDPOINT="$HF_ENDPOINT" HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_ENABLE_HF_TRANSFER=0 \
+    /opt/fetch/bin/python /opt/fetch-code/build/fetch_models.py --out /models \
+      --model "$F5_MODEL" --revision "$F5_REVISION" \
+      --custom-repo "$CUSTOM_REPO" --custom-checkpoint "$CUSTOM_CHECKPOINT" \
+      --custom-vocab "$CUSTOM_VOCAB" --custom-config "$CUSTOM_CONFIG" \
+      --vocoder-repo "$VOCODER_REPO" --vocoder-revision "$VOCODER_REVISION" \
+      --asr "$BAKE_ASR" --asr-repo "$ASR_REPO" --asr-revision "$ASR_REVISION"
+
+# ---- runtime: the venv, the weights, the code; no compilers, no pip, no network at run time --------
+FROM python-base AS runtime
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin worker
+COPY --from=deps /opt/venv /opt/venv
+COPY --from=weights /models /models
+COPY handler/ /app/handler/
+COPY test_input.json /app/test_input.json
+ENV PATH=/opt/venv/bin:$PATH \
+    F5_MODEL_DIR=/models \
+    F5_REQUIRE_GPU=1 \
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    HF_HUB_DISABLE_TELEMETRY=1 \
+    NUMBA_CACHE_DIR=/tmp/numba-cache \
+    RUNPOD_LOG_LEVEL=INFO \
+    HOME=/home/worker
+WORKDIR /app
+USER worker
+ENTRYPOINT ["/opt/venv/bin/python", "-m", "handler"]
+# Per-build metadata last, so that a new commit reuses every layer above
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG SOURCE=https://github.com/OWNER/f5-tts-runpod
+LABEL org.opencontainers.image.title="f5-tts-runpod" \
+      org.opencontainers.image.description="F5-TTS text-to-speech as a RunPod serverless worker, model baked in" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="MIT (code); model weights under their own licence (F5-TTS: CC-BY-NC-4.0)"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Image size: this project's image (default F5TTS_v1_Base build, with a random checkpoint of the real
+# size served by a local stand-in for the hub) next to a naive single-stage `pip install f5-tts`
+# image of the same base. Prints both totals and the largest layers, then removes both images.
+#   bash bench/image_size.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+podman() { command podman --runtime runc "$@"; }
+bash scripts/podman-setup.sh >/dev/null
+bash scripts/base-image.sh >/dev/null
+work="$(mktemp -d /var/tmp/imgsize.XXXXXX)"
+trap 'kill "$hub_pid" 2>/dev/null || true; rm -rf "$work"; podman rmi -f localhost/f5-size:ours localhost/f5-size:naive >/dev/null 2>&1 || true' EXIT
+.venv/bin/python tests/random_model.py "$work/model" --size full >/dev/null
+.venv/bin/python tests/fake_hub.py "$work/model" 18556 > "$work/hub.log" 2>&1 &
+hub_pid=$!
+sleep 3
+bash scripts/build-image.sh localhost/f5-size:ours --build-arg HF_ENDPOINT=http://127.0.0.1:18556 >/dev/null
+podman build --runtime runc --network host -t localhost/f5-size:naive -f bench/naive.Dockerfile bench >/dev/null
+report() {
+  echo "### $1: $(podman image inspect --format '{{.Size}}' "$2" | awk '{printf "%.2f GB", $1/1e9}')"
+  echo
+  echo "| layer size | created by |"
+  echo "| --- | --- |"
+  podman history --no-trunc --format '{{.Size}}|{{.CreatedBy}}' "$2" | sort -t'|' -k1 -h -r | head -5 |
+    awk -F'|' '{ cmd=$2; gsub(/\|/, "/", cmd); if (length(cmd) > 90) cmd=substr(cmd,1,87) "..."; printf "| %s | `%s` |\n", $1, cmd }'
+  echo
+}
+echo "Measured on $(date -u +%Y-%m-%d) on $(nproc) cores, podman $(podman --version | awk '{print $3}')"
+echo
+report "this project (F5TTS_v1_Base-size checkpoint baked)" localhost/f5-size:ours
+report "naive single stage: pip install f5-tts (no weights)" localhost/f5-size:naive

@@ -1,0 +1,150 @@
+"""Image tier: build the real Dockerfile with podman against a local stand-in for the hub, then run
+the container with its network off. Needs root (podman); scripts/podman-setup.sh installs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+
+import pytest
+import soundfile as sf
+from conftest import ROOT
+from fake_hub import FakeHub, repos_from_model_dir
+
+pytestmark = pytest.mark.image
+TOKEN = "hf_test_token_" + uuid.uuid4().hex
+PODMAN = ["podman", "--runtime", "runc"]
+TINY_MODEL_ARGS = [
+    "--build-arg", "F5_MODEL=custom",
+    "--build-arg", "CUSTOM_REPO=test-org/tiny-f5",
+    "--build-arg", "CUSTOM_CHECKPOINT=model.safetensors",
+    "--build-arg", "CUSTOM_CONFIG=config.yaml",
+]
+
+
+def sh(*args, timeout=1800, check=False, **kwargs):
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout, check=check, **kwargs)
+
+
+def build(tag, hub, *extra, token_file=None):
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"}
+    if token_file:
+        env["HF_TOKEN_FILE"] = str(token_file)
+    return sh("bash", str(ROOT / "scripts" / "build-image.sh"), tag, "--build-arg", f"HF_ENDPOINT={hub.url}",
+              *TINY_MODEL_ARGS, *extra, cwd=ROOT, env=env)
+
+
+@pytest.fixture(scope="module")
+def hub(tiny_model_dir):
+    server = FakeHub(repos_from_model_dir(tiny_model_dir))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def image(hub, tmp_path_factory):
+    for script in ("podman-setup.sh", "base-image.sh"):
+        done = sh("bash", str(ROOT / "scripts" / script), timeout=900)
+        assert done.returncode == 0, done.stdout + done.stderr
+    token_file = tmp_path_factory.mktemp("secret") / "hf_token"
+    token_file.write_text(TOKEN)
+    tag = f"localhost/f5-tts-test:{uuid.uuid4().hex[:8]}"
+    started = time.monotonic()
+    result = build(tag, hub, token_file=token_file)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    print(f"image built in {time.monotonic() - started:.0f} s")
+    yield tag
+    sh(*PODMAN, "rmi", "-f", tag)
+    sh(*PODMAN, "image", "prune", "-f")
+
+
+def run(image, *args, entrypoint=None, user=None, env=(), volumes=(), timeout=300):
+    command = [*PODMAN, "run", "--rm", "--network", "none"]
+    if entrypoint:
+        command += ["--entrypoint", entrypoint]
+    if user:
+        command += ["--user", user]
+    for item in env:
+        command += ["-e", item]
+    for item in volumes:
+        command += ["-v", item]
+    return sh(*command, image, *args, timeout=timeout)
+
+
+def test_smoke_script_passes_offline(image):
+    result = sh("bash", str(ROOT / "scripts" / "smoke-image.sh"), image, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "[check] ok" in result.stdout and "smoke ok" in result.stdout
+    assert "torch 2.8.0" in result.stdout and "cuda 12.8" in result.stdout and "torchaudio 2.8.0" in result.stdout
+
+
+def test_a_job_inside_the_image_returns_valid_audio(image, tmp_path):
+    tmp_path.chmod(0o777)
+    job = {"input": {"text": "Inside the container.", "format": "flac", "seed": 2}}
+    result = run(image, "--test_input", json.dumps(job), "--save_audio", "/out/job.flac",
+                 env=["F5_REQUIRE_GPU=0"], volumes=[f"{tmp_path}:/out"])
+    assert result.returncode == 0, result.stderr[-4000:]
+    audio, rate = sf.read(tmp_path / "job.flac")
+    assert rate == 24000 and len(audio) > 0.3 * rate
+
+
+def test_a_missing_model_file_stops_the_worker_with_one_line(image):
+    started = time.monotonic()
+    result = run(image, "-c", "rm /models/f5/model.safetensors && exec /opt/venv/bin/python -m handler",
+                 entrypoint="sh", user="root", env=["F5_REQUIRE_GPU=0"])
+    assert result.returncode == 1
+    failed = [line for line in result.stderr.splitlines() if line.startswith("[startup] FAILED")]
+    assert failed == ["[startup] FAILED: manifest: model file missing: /models/f5/model.safetensors (listed in manifest.json)"]
+    assert time.monotonic() - started < 60
+
+
+def test_no_gpu_means_no_worker(image):
+    result = run(image)  # the image requires a GPU by default (F5_REQUIRE_GPU=1)
+    assert result.returncode == 1
+    assert "[startup] FAILED: versions: F5_REQUIRE_GPU=1 but no CUDA GPU is visible" in result.stderr
+
+
+def test_runtime_stage_is_slim_and_unprivileged(image):
+    result = run(image, "-c", "id -u; for t in gcc cc g++ make pip pip3 apt-get; do command -v $t || true; done",
+                 entrypoint="sh")
+    lines = result.stdout.split()
+    assert lines[0] == "10001"  # the non-root user
+    assert lines[1:] == ["/usr/bin/apt-get"]  # no compilers, no pip; apt stays with the Debian base
+
+
+def test_configuration_labels_and_layer_order(image):
+    info = json.loads(sh(*PODMAN, "image", "inspect", image, check=True).stdout)[0]
+    env = dict(item.split("=", 1) for item in info["Config"]["Env"])
+    assert env["HF_HUB_OFFLINE"] == "1" and env["TRANSFORMERS_OFFLINE"] == "1" and env["PYTHONUNBUFFERED"] == "1"
+    assert info["Config"]["Entrypoint"] == ["/opt/venv/bin/python", "-m", "handler"]
+    assert "org.opencontainers.image.source" in info["Config"]["Labels"]
+    history = sh(*PODMAN, "history", "--no-trunc", "--format", "{{.CreatedBy}}", image, check=True).stdout
+    steps = history.splitlines()[::-1]  # oldest first
+    order = [next(i for i, s in enumerate(steps) if needle in s) for needle in ("/opt/venv", "/models", "/app/handler/")]
+    assert order == sorted(order), steps  # venv, then weights, then code: a code change reuses the weight layers
+
+
+def test_the_token_reached_the_hub_only_as_a_secret(image, hub):
+    assert f"Bearer {TOKEN}" in hub.authorizations
+    history = sh(*PODMAN, "history", "--no-trunc", image, check=True).stdout
+    inspect = sh(*PODMAN, "image", "inspect", image, check=True).stdout
+    assert TOKEN not in history and TOKEN not in inspect
+    found = run(image, "-c", f"grep -rl {TOKEN} /models /app /home /etc /opt/venv/bin 2>/dev/null; ls /run/secrets 2>/dev/null; true",
+                entrypoint="sh")
+    assert found.stdout.strip() == ""
+
+
+def test_a_hub_file_with_the_wrong_hash_fails_the_build(image, hub):
+    repo = hub.repos["charactr/vocos-mel-24khz"]
+    repo.lie_about = {"pytorch_model.bin"}
+    try:
+        # another revision name busts the cached weights layer; the fake hub resolves any name
+        result = build(f"localhost/f5-tts-test:bad-{uuid.uuid4().hex[:6]}", hub, "--target", "weights",
+                       "--build-arg", "VOCODER_REVISION=refs/pr/1")
+    finally:
+        repo.lie_about = set()
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "[fetch] FAILED: charactr/vocos-mel-24khz: pytorch_model.bin has sha256" in output
