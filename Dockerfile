@@ -47,18 +47,18 @@ RUN --mount=type=cache,target=/root/.cache/pip \
  && /opt/fetch/bin/pip install --require-hashes --no-deps -r /tmp/lock/fetch.txt -r /tmp/lock/f5-tts.txt
 COPY handler/__init__.py handler/errors.py handler/manifest.py /opt/fetch-code/handler/
 COPY build/fetch_models.py /opt/fetch-code/build/
-# What to bake. Revisions are pinned commits; override them with the model.
+# What to bake. Empty revisions mean the commits pinned in build/fetch_models.py (main where none is).
 ARG F5_MODEL=F5TTS_v1_Base
-ARG F5_REVISION=84e5a410d9cead4de2f847e7c9369a6440bdfaca
+ARG F5_REVISION=
 ARG CUSTOM_REPO=
 ARG CUSTOM_CHECKPOINT=
 ARG CUSTOM_VOCAB=
 ARG CUSTOM_CONFIG=F5TTS_v1_Base
 ARG VOCODER_REPO=charactr/vocos-mel-24khz
-ARG VOCODER_REVISION=0feb3fdd929bcd6649e0e7c5a688cf7dd012ef21
+ARG VOCODER_REVISION=
 ARG BAKE_ASR=0
 ARG ASR_REPO=openai/whisper-large-v3-turbo
-ARG ASR_REVISION=main
+ARG ASR_REVISION=
 ARG HF_ENDPOINT=https://huggingface.co
 # HF_TOKEN only as a build secret (id=hf_token): never an ARG, which would stay in the image history
 RUN --mount=type=secret,id=hf_token \

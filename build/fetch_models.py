@@ -33,12 +33,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from handler.manifest import file_entry, write_manifest  # noqa: E402
 
-# Upstream checkpoints: (repo, file in repo). Default revisions are pinned in the Dockerfile.
+# Upstream checkpoints: (repo, file in repo), and the commit each repo is pinned to by default.
+# The pins were taken from public references; they could not be checked from this project's
+# machines (no access to the hub): a wrong one fails the build with "revision not reachable".
 PRESETS = {
     "F5TTS_v1_Base": ("SWivid/F5-TTS", "F5TTS_v1_Base/model_1250000.safetensors"),
     "F5TTS_Base": ("SWivid/F5-TTS", "F5TTS_Base/model_1200000.safetensors"),
     "E2TTS_Base": ("SWivid/E2-TTS", "E2TTS_Base/model_1200000.safetensors"),
 }
+PINNED_REVISIONS = {
+    "SWivid/F5-TTS": "84e5a410d9cead4de2f847e7c9369a6440bdfaca",
+    "charactr/vocos-mel-24khz": "0feb3fdd929bcd6649e0e7c5a688cf7dd012ef21",
+}
+
+
+def revision_for(repo: str, requested: str) -> str:
+    """An explicit revision wins; otherwise the pinned commit, or main for repos with no pin."""
+    return requested or PINNED_REVISIONS.get(repo, "main")
 VOCODER_FILES = ("config.yaml", "pytorch_model.bin")
 ASR_PATTERNS = ("*.json", "*.txt", "*.safetensors")
 SECRET_TOKEN_FILE = Path("/run/secrets/hf_token")
@@ -150,16 +161,16 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--model", default="F5TTS_v1_Base", help=f"{', '.join(PRESETS)} or custom")
-    parser.add_argument("--revision", default="main", help="revision of the model repo (a commit is best)")
+    parser.add_argument("--revision", default="", help="revision of the model repo (a commit; default: the pin)")
     parser.add_argument("--custom-repo", default="")
     parser.add_argument("--custom-checkpoint", default="", help="file in the custom repo (.safetensors or .pt)")
     parser.add_argument("--custom-vocab", default="", help="vocab.txt in the custom repo (default: f5-tts's)")
     parser.add_argument("--custom-config", default="F5TTS_v1_Base", help="an f5-tts config name, or a .yaml in the custom repo")
     parser.add_argument("--vocoder-repo", default="charactr/vocos-mel-24khz")
-    parser.add_argument("--vocoder-revision", default="main")
+    parser.add_argument("--vocoder-revision", default="")
     parser.add_argument("--asr", choices=("0", "1"), default="0", help="1: bake the Whisper model")
     parser.add_argument("--asr-repo", default="openai/whisper-large-v3-turbo")
-    parser.add_argument("--asr-revision", default="main")
+    parser.add_argument("--asr-revision", default="")
     parser.add_argument("--expect-sha256", action="append", default=[], metavar="FILE=SHA256")
     return parser.parse_args(argv)
 
@@ -183,12 +194,13 @@ def fetch_all(args) -> Path:
     else:
         raise FetchError(f"unknown model {args.model!r}: use one of {', '.join(PRESETS)} or custom")
 
+    revision = revision_for(repo, args.revision)
     checkpoint = out / "f5" / Path(checkpoint_file).name
-    sources[checkpoint] = hub.fetch(repo, args.revision, checkpoint_file, checkpoint, expected)
+    sources[checkpoint] = hub.fetch(repo, revision, checkpoint_file, checkpoint, expected)
 
     vocab = out / "f5" / "vocab.txt"
     if args.model == "custom" and args.custom_vocab:
-        sources[vocab] = hub.fetch(repo, args.revision, args.custom_vocab, vocab, expected)
+        sources[vocab] = hub.fetch(repo, revision, args.custom_vocab, vocab, expected)
     else:
         shutil.copyfile(package / "infer" / "examples" / "vocab.txt", vocab)
         sources[vocab] = {"repo": "f5-tts (package)", "revision": _f5_version(), "file": "infer/examples/vocab.txt"}
@@ -196,7 +208,7 @@ def fetch_all(args) -> Path:
     config_name = args.custom_config if args.model == "custom" else args.model
     if config_name.endswith((".yaml", ".yml")):
         config_path = out / "f5" / "config.yaml"
-        sources[config_path] = hub.fetch(repo, args.revision, config_name, config_path, expected)
+        sources[config_path] = hub.fetch(repo, revision, config_name, config_path, expected)
     else:
         config_path = package / "configs" / f"{config_name}.yaml"
         if not config_path.is_file():
@@ -205,11 +217,11 @@ def fetch_all(args) -> Path:
 
     for filename in VOCODER_FILES:
         dest = out / "vocos" / filename
-        sources[dest] = hub.fetch(args.vocoder_repo, args.vocoder_revision, filename, dest, expected)
+        sources[dest] = hub.fetch(args.vocoder_repo, revision_for(args.vocoder_repo, args.vocoder_revision), filename, dest, expected)
 
     asr_dir = None
     if args.asr == "1":
-        commit, siblings = hub.snapshot(args.asr_repo, args.asr_revision)
+        commit, siblings = hub.snapshot(args.asr_repo, revision_for(args.asr_repo, args.asr_revision))
         from fnmatch import fnmatch
 
         wanted = sorted(f for f in siblings if "/" not in f and any(fnmatch(f, p) for p in ASR_PATTERNS))

@@ -18,30 +18,25 @@ def _text(env: dict, name: str, default: str) -> str:
     return value or default
 
 
-def _int(env: dict, name: str, default: int, low: int, high: int) -> int:
+def _number(env: dict, name: str, default, low, high, kind=float):
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise StartupError(f"{name}={raw!r} is not a whole number") from None
+        raise StartupError(f"{name}={raw!r} is not a {'whole number' if kind is int else 'number'}") from None
     if not low <= value <= high:
         raise StartupError(f"{name}={value} is out of range [{low}, {high}]")
     return value
+
+
+def _int(env: dict, name: str, default: int, low: int, high: int) -> int:
+    return _number(env, name, default, low, high, kind=int)
 
 
 def _float(env: dict, name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise StartupError(f"{name}={raw!r} is not a number") from None
-    if not low <= value <= high:
-        raise StartupError(f"{name}={value} is out of range [{low}, {high}]")
-    return value
+    return _number(env, name, default, low, high, kind=float)
 
 
 def _bool(env: dict, name: str, default: bool) -> bool:

@@ -61,6 +61,7 @@ class FakeHub:
     def __init__(self, repos: dict[str, Repo], host: str = "127.0.0.1", port: int = 0):
         self.repos = repos
         self.authorizations: list[str] = []
+        self.paths: list[str] = []  # every path asked for, to check which revisions were requested
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -86,6 +87,7 @@ class FakeHub:
         if request.headers.get("Authorization"):
             self.authorizations.append(request.headers["Authorization"])
         path = urlsplit(request.path).path  # revisions arrive quoted ("refs%2Fpr%2F1"): match, then unquote
+        self.paths.append(path)
         info = re.fullmatch(r"/api/models/(.+?)/revision/([^/]+)", path)
         if info:
             repo_id = unquote(info.group(1))

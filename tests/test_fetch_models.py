@@ -35,10 +35,13 @@ def fetch(hub, out, *args, token=None):
 def test_default_model_layout_and_manifest(hub_repos, tmp_path):
     hub = FakeHub(hub_repos)
     try:
-        result = fetch(hub, tmp_path / "m", "--revision", "84e5a410d9cead4de2f847e7c9369a6440bdfaca")
+        result = fetch(hub, tmp_path / "m")
     finally:
         hub.stop()
     assert result.returncode == 0, result.stderr
+    # the pinned commits were asked for, not main
+    assert "/api/models/SWivid/F5-TTS/revision/84e5a410d9cead4de2f847e7c9369a6440bdfaca" in hub.paths
+    assert "/api/models/charactr/vocos-mel-24khz/revision/0feb3fdd929bcd6649e0e7c5a688cf7dd012ef21" in hub.paths
     manifest = read_manifest(tmp_path / "m")
     assert manifest.model_name == "F5TTS_v1_Base" and manifest.backbone == "DiT"
     assert manifest.arch["dim"] == 1024 and manifest.arch["depth"] == 22  # from f5-tts's own config
