@@ -72,7 +72,8 @@ RUN --mount=type=secret,id=hf_token \
 
 # ---- runtime: the venv, the weights, the code; no compilers, no pip, no network at run time --------
 FROM python-base AS runtime
-RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin worker
+RUN groupadd --gid 10001 worker \
+ && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin worker
 COPY --from=deps /opt/venv /opt/venv
 COPY --from=weights /models /models
 COPY handler/ /app/handler/
@@ -87,7 +88,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     RUNPOD_LOG_LEVEL=INFO \
     HOME=/home/worker
 WORKDIR /app
-USER worker
+USER 10001:10001
 ENTRYPOINT ["/opt/venv/bin/python", "-m", "handler"]
 # Per-build metadata last, so that a new commit reuses every layer above
 ARG VERSION=dev

@@ -31,7 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from handler.manifest import file_entry, write_manifest  # noqa: E402
+from handler.manifest import file_entry, write_manifest
 
 # Upstream checkpoints: (repo, file in repo), and the commit each repo is pinned to by default.
 # The pins were taken from public references; they could not be checked from this project's
@@ -93,7 +93,7 @@ class Hub:
         """Resolve a revision to its commit and the files' hub-side hashes."""
         try:
             info = self.api.model_info(repo, revision=revision, files_metadata=True)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the hub client raises many types; all end the build
             raise FetchError(f"{repo}@{revision}: repository or revision not reachable: {type(exc).__name__}: {exc}") from None
         return info.sha, {sibling.rfilename: sibling for sibling in info.siblings or []}
 
@@ -109,7 +109,7 @@ class Hub:
                 downloaded = Path(
                     hf_hub_download(repo, filename, revision=commit, local_dir=scratch, token=self.token)
                 )
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - as above
                 raise FetchError(f"{repo}@{commit}: download of {filename} failed: {type(exc).__name__}: {exc}") from None
             verify(repo, filename, downloaded, sibling, expected.get(filename))
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -142,7 +142,7 @@ def f5_package_dir() -> Path:
     spec = importlib.util.find_spec("f5_tts")
     if spec is None or not spec.submodule_search_locations:
         raise FetchError("f5-tts must be installed where this runs (its configs and vocab are used)")
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def read_arch(config_path: Path) -> tuple[str, dict]:

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     except StartupError as exc:
         _fail(str(exc))
         return
-    except Exception as exc:  # an import error or a bug must still end in one clear line
+    except Exception as exc:  # noqa: BLE001 - an import error or a bug must still end in one clear line
         _fail(f"{type(exc).__name__}: {exc}")
         return
     say(f"ready in {time.perf_counter() - started:.2f} s")

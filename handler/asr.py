@@ -6,8 +6,8 @@ folder with the `transformers` pipeline, never from the network.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch

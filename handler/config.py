@@ -80,7 +80,7 @@ class Settings:
     presign_expiry_s: int
 
     @classmethod
-    def from_env(cls, env: dict | None = None) -> "Settings":
+    def from_env(cls, env: dict | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         voices_dir = _text(env, "F5_VOICES_DIR", "")
         return cls(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -158,7 +158,7 @@ class Engine:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, manifest: Manifest, device: torch.device, dtype: torch.dtype, max_batch: int = 8) -> "Engine":
+    def load(cls, manifest: Manifest, device: torch.device, dtype: torch.dtype, max_batch: int = 8) -> Engine:
         f5 = load_f5_modules()
         backbone = f5.backbones.get(manifest.backbone)
         if backbone is None:

@@ -15,13 +15,17 @@ import types
 from pathlib import Path
 
 
-def _register_bare_model_package() -> None:
-    if "f5_tts.model" in sys.modules:
-        return
+def _f5_package_dir() -> Path:
     spec = importlib.util.find_spec("f5_tts")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("f5-tts is not installed (pip install f5-tts)")
-    model_dir = Path(list(spec.submodule_search_locations)[0]) / "model"
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _register_bare_model_package() -> None:
+    if "f5_tts.model" in sys.modules:
+        return
+    model_dir = _f5_package_dir() / "model"
     package = types.ModuleType("f5_tts.model")
     package.__path__ = [str(model_dir)]
     package.__package__ = "f5_tts.model"
@@ -47,7 +51,4 @@ def load_f5_modules() -> types.SimpleNamespace:
 
 def f5_package_file(relative: str) -> Path:
     """Path of a data file shipped inside the f5_tts package (example voices, vocab)."""
-    spec = importlib.util.find_spec("f5_tts")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("f5-tts is not installed (pip install f5-tts)")
-    return Path(list(spec.submodule_search_locations)[0]) / relative
+    return _f5_package_dir() / relative

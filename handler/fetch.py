@@ -14,9 +14,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from urllib.parse import urljoin, urlsplit
-
 from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
 
 import urllib3
 
@@ -40,7 +39,7 @@ class AddressPolicy:
         return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
     @classmethod
-    def from_settings(cls, allow_private: bool) -> "AddressPolicy":
+    def from_settings(cls, allow_private: bool) -> AddressPolicy:
         return cls(allow_http=allow_private, allow_private=allow_private)
 
 

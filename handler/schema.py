@@ -69,7 +69,7 @@ class TTSRequest(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _one_voice(self) -> "TTSRequest":
+    def _one_voice(self) -> TTSRequest:
         if self.voice is not None and self.ref_audio is not None:
             raise ValueError("send either 'voice' (a preset) or 'ref_audio' (a custom reference), not both")
         if self.ref_text is not None and self.ref_audio is None:
@@ -83,7 +83,7 @@ def _describe(error: dict) -> str:
     if not where:  # a rule across fields: its message already names them
         return message
     if error.get("type") == "extra_forbidden":
-        known = ", ".join(sorted(TTSRequest.model_fields) + ["input", "response_format"])
+        known = ", ".join([*sorted(TTSRequest.model_fields), "input", "response_format"])
         return f"unknown field '{where}' (known fields: {known})"
     if "input" in error and error.get("type") not in ("missing",):
         shown = repr(error["input"])

@@ -13,7 +13,8 @@ import logging
 import secrets
 import time
 import traceback
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class Service:
             yield from self._run(job_input, job_id)
         except (InputError, DeliveryError) as exc:
             yield {"error": str(exc)}
-        except Exception as exc:  # the worker must answer, whatever broke
+        except Exception as exc:  # noqa: BLE001 - the worker must answer, whatever broke
             if is_cuda_failure(exc):
                 self.broken = f"{type(exc).__name__}: {str(exc)[:200]}"
                 log.error("GPU failure, asking for a fresh worker: %s", self.broken)

@@ -31,7 +31,7 @@ class BucketConfig:
     region: str
 
     @classmethod
-    def from_env(cls, env: dict | None = None) -> "BucketConfig | None":
+    def from_env(cls, env: dict | None = None) -> BucketConfig | None:
         env = os.environ if env is None else env
         url = env.get("BUCKET_ENDPOINT_URL", "").strip()
         if not url:
@@ -87,7 +87,7 @@ class Uploader:
             )
         except DeliveryError:
             raise
-        except Exception as exc:  # botocore raises many types; all mean "not delivered"
+        except Exception as exc:  # noqa: BLE001 - botocore raises many types; all mean "not delivered"
             raise DeliveryError(
                 f"upload to bucket {self.config.bucket!r} at {self.config.endpoint} failed: {type(exc).__name__}: {exc}"
             ) from None

@@ -14,9 +14,9 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -146,7 +146,7 @@ class VoiceLibrary:
         self._transcripts = LRUCache(cache_size)  # audio hash → ASR transcript
 
     @classmethod
-    def from_settings(cls, engine: Engine, settings, transcribe=None) -> "VoiceLibrary":
+    def from_settings(cls, engine: Engine, settings, transcribe=None) -> VoiceLibrary:
         return cls(
             engine,
             load_presets(settings.voices_dir),

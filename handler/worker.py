@@ -13,7 +13,8 @@ engine's lock keeps one batch on the GPU at a time.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 _END = object()
 

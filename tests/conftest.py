@@ -83,3 +83,22 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 120.0) 
         except OSError:
             time.sleep(0.2)
     raise TimeoutError(f"nothing listened on port {port} within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def api(tiny_model_dir):
+    """The worker behind the RunPod SDK's local API server (--rp_serve_api), over real HTTP."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "handler", "--rp_serve_api", "--rp_api_port", str(port), "--rp_api_concurrency", "1"],
+        cwd=ROOT,
+        env=worker_env(tiny_model_dir, F5_CONCURRENCY="4"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process, timeout=180)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -20,8 +20,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from handler.f5_modules import f5_package_file, load_f5_modules  # noqa: E402
-from handler.manifest import file_entry, write_manifest  # noqa: E402
+from handler.f5_modules import f5_package_file, load_f5_modules
+from handler.manifest import file_entry, write_manifest
 
 ARCHES = {
     # the real F5TTS_v1_Base DiT (src/f5_tts/configs/F5TTS_v1_Base.yaml)

@@ -58,7 +58,7 @@ def test_batched_chunks_match_one_at_a_time(engine, voice):
     chunks = ["A short one.", "This chunk is quite a lot longer than the first.", "Middle sized chunk."]
     batched = synth(engine, voice, chunks, seed=3, nfe_step=8)
     single = [synth(engine, voice, [c], seed=3, nfe_step=8)[0] for c in chunks]
-    for b, s in zip(batched, single):
+    for b, s in zip(batched, single, strict=True):
         assert len(b) == len(s)
         np.testing.assert_allclose(b, s, atol=2e-4)  # padding is masked out: same audio up to float error
 

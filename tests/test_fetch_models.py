@@ -26,7 +26,7 @@ def fetch(hub, out, *args, token=None):
     env = {"HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_TELEMETRY": "1", "PATH": "/usr/bin:/bin"}
     if token:
         env["HF_TOKEN"] = token
-    return subprocess.run(
+    return subprocess.run(  # noqa: PLW1510 - the tests read returncode
         [sys.executable, str(ROOT / "build" / "fetch_models.py"), "--out", str(out), *args],
         capture_output=True, text=True, env=env, timeout=120,
     )
@@ -81,7 +81,7 @@ def test_a_file_whose_hash_does_not_match_is_refused(hub_repos, tmp_path):
         hub.stop()
         hub_repos["charactr/vocos-mel-24khz"].lie_about = set()
     assert result.returncode == 1
-    [line] = [l for l in result.stderr.splitlines() if l.startswith("[fetch] FAILED")]
+    [line] = [text for text in result.stderr.splitlines() if text.startswith("[fetch] FAILED")]
     assert "charactr/vocos-mel-24khz: pytorch_model.bin has sha256" in line and "refusing to bake it" in line
 
 

@@ -11,11 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 import soundfile as sf
-from conftest import ROOT, free_port, wait_for_port, worker_env
+from conftest import ROOT, worker_env
 
 
 def run_local(model_dir, *args, cwd=ROOT):
-    return subprocess.run(
+    return subprocess.run(  # noqa: PLW1510 - the tests read returncode
         [sys.executable, "-m", "handler", *args],
         cwd=cwd,
         env=worker_env(model_dir),
@@ -49,24 +49,6 @@ def test_test_input_with_bad_input_fails_with_the_message(tiny_model_dir):
     process = run_local(tiny_model_dir, "--test_input", json.dumps(job))
     assert process.returncode == 1
     assert "nfe_step: Input should be less than or equal to 64" in process.stdout + process.stderr
-
-
-@pytest.fixture(scope="module")
-def api(tiny_model_dir):
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "handler", "--rp_serve_api", "--rp_api_port", str(port), "--rp_api_concurrency", "1"],
-        cwd=ROOT,
-        env=worker_env(tiny_model_dir, F5_CONCURRENCY="4"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, process, timeout=180)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def audio_of(message):

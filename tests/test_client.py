@@ -1,0 +1,71 @@
+"""client/f5tts_client.py against the worker behind the SDK's local API server."""
+
+import io
+import json
+import subprocess
+import sys
+import wave
+
+import pytest
+import soundfile as sf
+from conftest import ROOT, speechlike, wav_bytes
+
+sys.path.insert(0, str(ROOT / "client"))
+from f5tts_client import EndpointError, join_segments, synthesize  # noqa: E402
+
+LONG = " ".join(f"Client sentence number {i} makes this text long enough for chunks." for i in range(6))
+
+
+@pytest.mark.parametrize("mode", ["runsync", "run"])
+def test_plain_modes_return_the_audio(api, mode):
+    result = synthesize(api, {"text": "Client call.", "format": "flac", "seed": 4, "nfe_step": 4}, mode=mode)
+    audio, rate = sf.read(io.BytesIO(result.audio))
+    assert rate == 24000 and abs(len(audio) / rate - result.summary["duration_s"]) < 0.05
+    assert result.summary["seed"] == 4
+
+
+@pytest.mark.parametrize("fmt", ["wav", "pcm"])
+def test_stream_mode_joins_segments_into_one_file(api, fmt):
+    result = synthesize(api, {"text": LONG, "format": fmt, "seed": 5, "nfe_step": 4}, mode="stream")
+    summary = result.summary
+    assert summary["done"] is True and summary["segments"] >= 2
+    if fmt == "wav":
+        with wave.open(io.BytesIO(result.audio)) as joined:
+            assert joined.getnframes() == round(summary["duration_s"] * 24000)
+    else:
+        assert len(result.audio) // 2 == round(summary["duration_s"] * 24000)
+
+
+def test_a_bad_request_raises_with_the_workers_message(api):
+    with pytest.raises(EndpointError, match="nfe_step"):
+        synthesize(api, {"text": "x", "nfe_step": 1})
+
+
+def test_cli_with_a_reference_file(api, tmp_path):
+    ref = tmp_path / "ref.wav"
+    ref.write_bytes(wav_bytes(speechlike(3.0), 24000))
+    out = tmp_path / "cloned.wav"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "client" / "f5tts_client.py"), "--url", api, "--text", "Cloned voice.",
+         "--ref-audio", str(ref), "--ref-text", "A reference clip.", "--param", "nfe_step=4", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["bytes"] == out.stat().st_size and sf.read(out)[1] == 24000
+
+
+def test_cli_reports_an_unreachable_endpoint(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "client" / "f5tts_client.py"), "--url", "http://127.0.0.1:9", "--text", "x",
+         "--out", str(tmp_path / "x.wav"), "--timeout", "5"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 1 and result.stderr.startswith("error: POST /runsync")
+
+
+def test_formats_that_cannot_be_joined_are_refused_before_any_job(api):
+    with pytest.raises(ValueError, match="needs format wav or pcm"):
+        synthesize(api, {"text": "x", "format": "mp3"}, mode="stream")
+    with pytest.raises(EndpointError, match="cannot be joined"):
+        join_segments([b"x"], "flac")
