@@ -17,7 +17,7 @@ index=()
 pip install -q "${index[@]}" "$TORCH"
 pip install -q --no-deps "${index[@]}" "$TORCHAUDIO"  # must not pull in another torch
 pip install -q --no-deps $(grep -E '^f5-tts==' requirements/worker.txt)  # no gradio/wandb/datasets
-pip install -q $(grep -vE '^(#|f5-tts==|$)' requirements/worker.txt) -r requirements/dev.txt
+pip install -q $(grep -vE '^(#|f5-tts==|$)' requirements/worker.txt) -r requirements/dev.txt -r requirements/bench.txt
 pip install -q --no-deps -e .
 
 # A CPU torch cannot load a CUDA build of torchaudio's extension; without it torchaudio runs its
