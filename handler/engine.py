@@ -96,6 +96,24 @@ def _read_checkpoint(path, device: torch.device, use_ema: bool) -> dict[str, tor
     return weights
 
 
+def enable_padding_mask(model) -> int:
+    """Make attention ignore padding, so a chunk's audio does not depend on its batch-mates.
+
+    Chunks of one request run as one padded batch. f5-tts's attention processors are plain objects
+    (not modules) hanging off each Attention module, so they are found through `.processor`. A
+    single-item batch passes no mask, so this costs nothing there. Returns how many were switched.
+    """
+    switched = 0
+    for module in model.modules():
+        processor = getattr(module, "processor", None)
+        if processor is not None and hasattr(processor, "attn_mask_enabled"):
+            processor.attn_mask_enabled = True
+            switched += 1
+    if switched == 0:
+        raise RuntimeError("no attention processor found to mask padding: f5-tts's layout changed")
+    return switched
+
+
 def load_vocoder(vocoder_dir, device: torch.device):
     from vocos import Vocos
 
@@ -179,11 +197,7 @@ class Engine:
         )
         model.load_state_dict(_read_checkpoint(manifest.checkpoint, torch.device("cpu"), manifest.use_ema))
         model = model.to(device=device, dtype=dtype).eval()
-        # Chunks of one request run as one padded batch; masking attention keeps padding out of
-        # every chunk's result. A single-item batch passes no mask, so it costs nothing there.
-        for module in model.modules():
-            if hasattr(module, "attn_mask_enabled") and hasattr(module, "attn_backend"):
-                module.attn_mask_enabled = True
+        enable_padding_mask(model)
         vocoder = load_vocoder(manifest.vocoder_dir, device)
         return cls(model, vocoder, vocab_char_map, device, dtype, max_batch, f5)
 

@@ -85,6 +85,12 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 120.0) 
     raise TimeoutError(f"nothing listened on port {port} within {timeout} s")
 
 
+class LocalApi(str):
+    """The server's base URL, carrying the server's process id (for memory readings)."""
+
+    pid: int
+
+
 @pytest.fixture(scope="session")
 def api(tiny_model_dir):
     """The worker behind the RunPod SDK's local API server (--rp_serve_api), over real HTTP."""
@@ -98,7 +104,9 @@ def api(tiny_model_dir):
     )
     try:
         wait_for_port(port, process, timeout=180)
-        yield f"http://127.0.0.1:{port}"
+        url = LocalApi(f"http://127.0.0.1:{port}")
+        url.pid = process.pid
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=30)

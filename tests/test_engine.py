@@ -54,6 +54,43 @@ def test_fix_duration_sets_the_total(engine, voice):
     assert abs(total - (8.0 - voice.duration_s + 0.15)) < 0.1
 
 
+def test_every_attention_layer_masks_padding(engine):
+    processors = [block.attn.processor for block in engine.model.transformer.transformer_blocks]
+    assert processors and all(p.attn_mask_enabled for p in processors)
+
+
+def _chunk_mel(engine, voice, chunks, index, params):
+    """The model's mel for chunk `index` when `chunks` run as one batch."""
+    durations = engine._durations(voice, chunks, params)
+    texts = engine._f5.convert_char_to_pinyin([voice.ref_text + c for c in chunks])
+    mel, _ = engine.model.sample(
+        cond=voice.mel.expand(len(chunks), -1, -1), text=texts, duration=torch.tensor(durations),
+        lens=torch.full((len(chunks),), voice.mel.shape[1]), steps=params.nfe_step, cfg_strength=2.0,
+        sway_sampling_coef=-1.0, seed=params.seed,
+    )
+    return mel[index, voice.ref_frames : durations[index]]
+
+
+def test_padding_does_not_change_a_chunk_and_the_check_would_see_if_it_did(engine, voice):
+    short, long = "A short one.", "This chunk is quite a lot longer than the first and the second one."
+    params = SynthesisParams(nfe_step=8, seed=3)
+    alone = _chunk_mel(engine, voice, [short], 0, params)
+
+    def relative_error():
+        padded = _chunk_mel(engine, voice, [short, long], 0, params)  # the short chunk is padded here
+        return float((padded - alone).norm() / alone.norm())
+
+    assert relative_error() < 1e-6
+    processors = [block.attn.processor for block in engine.model.transformer.transformer_blocks]
+    try:
+        for processor in processors:
+            processor.attn_mask_enabled = False
+        assert relative_error() > 1e-5  # without the mask, padding leaks into the short chunk
+    finally:
+        for processor in processors:
+            processor.attn_mask_enabled = True
+
+
 def test_batched_chunks_match_one_at_a_time(engine, voice):
     chunks = ["A short one.", "This chunk is quite a lot longer than the first.", "Middle sized chunk."]
     batched = synth(engine, voice, chunks, seed=3, nfe_step=8)

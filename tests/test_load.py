@@ -1,0 +1,70 @@
+"""Load: hundreds of jobs through the SDK's local API server, several at a time. Every job
+completes, none is lost, each output matches its own request, memory stays flat."""
+
+import base64
+import hashlib
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psutil
+import requests
+from conftest import speechlike, wav_bytes
+
+JOBS = 240
+CLIENTS = 8
+REFS = [base64.b64encode(wav_bytes(speechlike(2.0 + i % 3, seed=100 + i), 24000)).decode() for i in range(80)]
+
+
+def request_for(i: int) -> dict:
+    """24 distinct plain requests, plus custom references that cycle through 80 clips (the cache holds 64)."""
+    job = {"text": f"Load test job number {i % 24}.", "seed": 1000 + i % 24, "nfe_step": 4, "format": "pcm"}
+    if i % 3 == 0:
+        job.update(ref_audio=REFS[(i // 3) % len(REFS)], ref_text="A reference clip for the load test.")
+    return job
+
+
+def key_of(job: dict) -> str:
+    return hashlib.sha256(repr(sorted(job.items())).encode()).hexdigest()
+
+
+def call(api: str, job: dict) -> dict:
+    response = requests.post(f"{api}/runsync", json={"input": job}, timeout=600)
+    response.raise_for_status()
+    body = response.json()
+    assert body["status"] == "COMPLETED", body
+    [result] = body["output"]
+    return result
+
+
+def digest(result: dict) -> str:
+    return hashlib.sha256(base64.b64decode(result["audio_base64"])).hexdigest()
+
+
+def test_hundreds_of_jobs_none_lost_none_mixed_up_memory_flat(api):
+    server = psutil.Process(api.pid)
+    temp_before = set(os.listdir(tempfile.gettempdir()))
+    jobs = [request_for(i) for i in range(JOBS)]
+    distinct = {key_of(job): job for job in jobs}
+
+    # expected audio for each distinct request, one at a time
+    expected = {key: digest(call(api, job)) for key, job in distinct.items()}
+
+    rss = []
+    for _ in range(2):  # round 1 brings the process to its working set; round 2 must not grow it
+        rss.append(server.memory_info().rss)
+        started = time.monotonic()
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            results = list(pool.map(lambda job: call(api, job), jobs))
+        elapsed = time.monotonic() - started
+        assert len(results) == JOBS  # none lost
+        mismatched = [i for i, (job, result) in enumerate(zip(jobs, results, strict=True))
+                      if result["seed"] != job["seed"] or digest(result) != expected[key_of(job)]]
+        assert mismatched == []  # each output is its own request's audio
+    rss.append(server.memory_info().rss)
+    growth_mb = (rss[2] - rss[1]) / 2**20
+    assert growth_mb < 25, f"server memory grew {growth_mb:.0f} MB over the second {JOBS} jobs ({[r >> 20 for r in rss]} MB)"
+    assert set(os.listdir(tempfile.gettempdir())) - temp_before == set()
+    print(f"{2 * JOBS + len(distinct)} jobs, {CLIENTS} clients, last round {elapsed:.1f} s, "
+          f"{len(distinct)} distinct requests, memory MB before/after each round: {[r >> 20 for r in rss]}")
