@@ -180,7 +180,7 @@ def main() -> int:
         "startup_s": {"ours_including_warmup": round(ours_start, 2), "upstream_load_and_warmup": round(upstream_start, 2)},
         "cases": rows,
     }
-    print(f"| case | ours (s) | upstream F5TTS.infer (s) | upstream / ours |")
+    print("| case | ours (s) | upstream F5TTS.infer (s) | upstream / ours |")
     print("| --- | --- | --- | --- |")
     for row in rows:
         print(f"| {row['case']} | {row['ours_s']} | {row['upstream_s']} | {row['ratio_upstream_over_ours']} |")

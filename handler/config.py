@@ -91,7 +91,7 @@ class Settings:
             verify_hashes=_bool(env, "F5_VERIFY_HASHES", True),
             warmup=_bool(env, "F5_WARMUP", True),
             max_text_chars=_int(env, "F5_MAX_TEXT_CHARS", 5000, 1, 100_000),
-            max_batch=_int(env, "F5_MAX_BATCH", 8, 1, 64),
+            max_batch=_int(env, "F5_MAX_BATCH", 0, 0, 64),  # 0: by device (see engine.default_batch)
             concurrency=_int(env, "F5_CONCURRENCY", 1, 1, 64),
             inline_max_bytes=_int(env, "F5_INLINE_MAX_BYTES", 8_000_000, 1_000, 9_500_000),
             ref_max_bytes=_int(env, "F5_REF_MAX_BYTES", 20_000_000, 1_000, 200_000_000),

@@ -66,6 +66,14 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device("cpu")
 
 
+def default_batch(requested: int, device: torch.device) -> int:
+    """Chunks per model call. On a GPU one padded batch beats one call per chunk; on a CPU the
+    masked padded batch was measured slower than chunks one at a time (bench/RESULTS.md)."""
+    if requested > 0:
+        return requested
+    return 8 if device.type == "cuda" else 1
+
+
 def resolve_dtype(requested: str, device: torch.device) -> torch.dtype:
     if requested != "auto":
         return getattr(torch, requested)
@@ -176,7 +184,7 @@ class Engine:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, manifest: Manifest, device: torch.device, dtype: torch.dtype, max_batch: int = 8) -> Engine:
+    def load(cls, manifest: Manifest, device: torch.device, dtype: torch.dtype, max_batch: int = 0) -> Engine:
         f5 = load_f5_modules()
         backbone = f5.backbones.get(manifest.backbone)
         if backbone is None:
@@ -199,7 +207,7 @@ class Engine:
         model = model.to(device=device, dtype=dtype).eval()
         enable_padding_mask(model)
         vocoder = load_vocoder(manifest.vocoder_dir, device)
-        return cls(model, vocoder, vocab_char_map, device, dtype, max_batch, f5)
+        return cls(model, vocoder, vocab_char_map, device, dtype, default_batch(max_batch, device), f5)
 
     # ---- text -------------------------------------------------------------------------------
     def tokens(self, text: str) -> list[str]:

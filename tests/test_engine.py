@@ -118,3 +118,11 @@ def test_timer_records_model_and_vocoder(engine, voice):
     timer = StageTimer(engine.device)
     engine.synthesize(voice, ["Hello."], SynthesisParams(nfe_step=4), timer)
     assert timer.seconds["model"] > 0 and timer.seconds["vocoder"] > 0
+
+
+def test_batch_size_by_device():
+    from handler.engine import default_batch
+
+    assert default_batch(0, torch.device("cuda")) == 8
+    assert default_batch(0, torch.device("cpu")) == 1
+    assert default_batch(3, torch.device("cpu")) == 3

@@ -17,7 +17,7 @@ from handler.errors import InputError
 from handler.schema import TTSRequest, parse_request
 from handler.voices import decode_base64_audio
 
-FIELDS = sorted(TTSRequest.model_fields) + ["input", "response_format"]
+FIELDS = [*sorted(TTSRequest.model_fields), "input", "response_format"]
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),

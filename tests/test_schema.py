@@ -67,7 +67,7 @@ def test_text_over_the_limit():
     [
         ({"F5_MAX_BATCH": "many"}, "F5_MAX_BATCH='many' is not a whole number"),
         ({"F5_URL_TIMEOUT": "soon"}, "F5_URL_TIMEOUT='soon' is not a number"),
-        ({"F5_MAX_BATCH": "0"}, "F5_MAX_BATCH=0 is out of range [1, 64]"),
+        ({"F5_MAX_BATCH": "65"}, "F5_MAX_BATCH=65 is out of range [0, 64]"),
         ({"F5_WARMUP": "maybe"}, "F5_WARMUP='maybe' is not a boolean (use 1/0, true/false)"),
         ({"F5_DEVICE": "tpu"}, "F5_DEVICE='tpu' is not one of auto, cuda, cpu"),
     ],
@@ -85,5 +85,5 @@ def test_settings_defaults():
     from handler.config import Settings
 
     settings = Settings.from_env({})
-    assert (settings.max_batch, settings.inline_max_bytes, settings.url_timeout_s) == (8, 8_000_000, 15.0)
+    assert (settings.max_batch, settings.inline_max_bytes, settings.url_timeout_s) == (0, 8_000_000, 15.0)
     assert settings.require_gpu is False and settings.verify_hashes is True

@@ -60,8 +60,8 @@ def broken_copy(tiny_model_dir, tmp_path):
     return copy
 
 
-def assert_fails_fast(model_dir, needle, **env):
-    process, seconds = run_worker(model_dir, "--check", **env)
+def assert_fails_fast(model_dir, needle, *args, **env):
+    process, seconds = run_worker(model_dir, *(args or ("--check",)), **env)
     assert process.returncode == 1
     lines = failure_lines(process.stderr)
     assert len(lines) == 1 and needle in lines[0], process.stderr
@@ -111,7 +111,13 @@ def test_manifest_path_escaping_the_model_dir(broken_copy):
 
 
 def test_gpu_required_but_absent(tiny_model_dir):
-    assert_fails_fast(tiny_model_dir, "F5_REQUIRE_GPU=1 but no CUDA GPU", F5_REQUIRE_GPU="1", F5_DEVICE="auto")
+    job = json.dumps({"input": {"text": "x"}})
+    assert_fails_fast(tiny_model_dir, "F5_REQUIRE_GPU=1 but no CUDA GPU", "--test_input", job, F5_REQUIRE_GPU="1", F5_DEVICE="auto")
+
+
+def test_the_self_check_runs_on_cpu_even_where_a_gpu_is_required(tiny_model_dir):
+    process, _ = run_worker(tiny_model_dir, "--check", F5_REQUIRE_GPU="1", F5_DEVICE="auto")
+    assert process.returncode == 0, process.stderr
 
 
 def test_bad_setting_names_the_variable(tiny_model_dir):
