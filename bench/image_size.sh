@@ -21,8 +21,11 @@ report() {
   echo
   echo "| layer size | created by |"
   echo "| --- | --- |"
-  podman history --no-trunc --format '{{.Size}}|{{.CreatedBy}}' "$2" | sort -t'|' -k1 -h -r | head -5 |
-    awk -F'|' '{ cmd=$2; gsub(/\|/, "/", cmd); if (length(cmd) > 90) cmd=substr(cmd,1,87) "..."; printf "| %s | `%s` |\n", $1, cmd }'
+  # podman prints sizes as "7.55 GB": turn them into bytes to sort, largest first
+  podman history --no-trunc --format '{{.Size}}|{{.CreatedBy}}' "$2" |
+    awk -F'|' '{ split($1, s, " "); m = (s[2]=="GB") ? 1e9 : (s[2]=="MB") ? 1e6 : (s[2]=="kB") ? 1e3 : 1;
+                 cmd=$2; if (length(cmd) > 90) cmd=substr(cmd,1,87) "..."; printf "%.0f\t| %s | `%s` |\n", s[1]*m, $1, cmd }' |
+    sort -t$'\t' -k1 -n -r | head -5 | cut -f2-
   echo
 }
 echo "Measured on $(date -u +%Y-%m-%d) on $(nproc) cores, podman $(podman --version | awk '{print $3}')"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# pip-audit over the image's hash-locked dependencies. Needs PyPI's JSON API, which the GitHub
+# runners reach and this project's own machines do not (so it runs in the workflow, not in .ci/run).
+# Accepted findings are listed in requirements/audit-ignore.txt, one ID per line with its reason.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ignores=()
+while read -r id _; do
+  [ -n "$id" ] && [ "${id#\#}" = "$id" ] && ignores+=(--ignore-vuln "$id")
+done < requirements/audit-ignore.txt
+.venv/bin/python -m pip install -q pip-audit==2.10.1
+exec .venv/bin/pip-audit --disable-pip --require-hashes --progress-spinner off "${ignores[@]}" \
+  -r requirements/lock/image-torch2.8.0.txt -r requirements/lock/f5-tts.txt
