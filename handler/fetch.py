@@ -59,8 +59,8 @@ def _resolve(host: str, port: int, policy: AddressPolicy) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise InputError(f"ref_audio URL host {host!r} could not be resolved ({exc.strerror})") from None
-    addresses = sorted({info[4][0] for info in infos})
-    for address in addresses:  # every answer must pass, not just the first
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))  # the resolver's preference order
+    for address in addresses:  # every answer must pass, not just the one connected to
         _check_address(address, policy, host)
     return addresses[0]
 
