@@ -25,6 +25,8 @@ RUN apt-get update \
 # torch and torchaudio come as a matched pair from one lock: requirements/lock/image-torch<V>.txt
 ARG TORCH_VERSION=2.8.0
 ARG BAKE_ASR=0
+# triton (about 540 MB) serves only torch.compile, which the worker does not use; 1 keeps it
+ARG WITH_TRITON=0
 COPY requirements/lock/ /tmp/lock/
 RUN --mount=type=cache,target=/root/.cache/pip \
     set -e; \
@@ -34,6 +36,7 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     python3 -m venv /opt/venv; \
     /opt/venv/bin/pip install --require-hashes --no-deps -r "$lock"; \
     /opt/venv/bin/pip install --require-hashes --no-deps -r /tmp/lock/f5-tts.txt; \
+    if [ "$WITH_TRITON" != "1" ]; then /opt/venv/bin/pip uninstall -y -q triton; fi; \
     /opt/venv/bin/pip uninstall -y -q pip
 
 # ---- weights: download, verify against the hub's hashes, write manifest.json -----------------------

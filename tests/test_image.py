@@ -80,6 +80,12 @@ def test_smoke_script_passes_offline(image):
     assert "torch 2.8.0" in result.stdout and "cuda 12.8" in result.stdout and "torchaudio 2.8.0" in result.stdout
 
 
+def test_triton_is_left_out_by_default(image):
+    result = run(image, "-c", "import importlib.util, torch; print(importlib.util.find_spec('triton') is None)",
+                 entrypoint="/opt/venv/bin/python")
+    assert result.returncode == 0 and result.stdout.strip() == "True", result.stderr
+
+
 def test_a_job_inside_the_image_returns_valid_audio(image, tmp_path):
     tmp_path.chmod(0o777)
     job = {"input": {"text": "Inside the container.", "format": "flac", "seed": 2}}
