@@ -31,7 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from handler.manifest import file_entry, write_manifest
+from handler.manifest import file_entry, sha256_of, write_manifest
 
 # Upstream checkpoints: (repo, file in repo), and the commit each repo is pinned to by default.
 # The pins were taken from public references; they could not be checked from this project's
@@ -68,14 +68,6 @@ def hub_token() -> str | None:
 
 def git_blob_sha1(path: Path) -> str:
     digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
-    with open(path, "rb") as handle:
-        while block := handle.read(8 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(8 << 20):
             digest.update(block)
@@ -121,9 +113,10 @@ class Hub:
 def verify(repo: str, filename: str, path: Path, sibling, pinned_sha256: str | None) -> None:
     size = path.stat().st_size
     lfs = getattr(sibling, "lfs", None)
+    sha256 = sha256_of(path) if lfs is not None or pinned_sha256 else None  # hashed once, used for both checks
     if lfs is not None:
         expected = lfs.sha256 if hasattr(lfs, "sha256") else lfs["sha256"]
-        actual = sha256_file(path)
+        actual = sha256
         if actual != expected:
             raise FetchError(f"{repo}: {filename} has sha256 {actual}, the hub says {expected}: refusing to bake it")
     elif getattr(sibling, "blob_id", None):
@@ -134,7 +127,7 @@ def verify(repo: str, filename: str, path: Path, sibling, pinned_sha256: str | N
         raise FetchError(f"{repo}: the hub gave no hash for {filename}; cannot verify it")
     if sibling.size is not None and size != sibling.size:
         raise FetchError(f"{repo}: {filename} is {size} bytes, the hub says {sibling.size}")
-    if pinned_sha256 and sha256_file(path) != pinned_sha256:
+    if pinned_sha256 and sha256 != pinned_sha256:
         raise FetchError(f"{repo}: {filename} does not match its pinned sha256 {pinned_sha256}")
 
 
