@@ -67,6 +67,7 @@ class Settings:
     warmup: bool
     max_text_chars: int
     max_batch: int
+    batch_memory_gb: float
     concurrency: int
     inline_max_bytes: int
     ref_max_bytes: int
@@ -78,6 +79,7 @@ class Settings:
     voices_dir: Path | None
     default_voice: str
     presign_expiry_s: int
+    handler_mode: str = "stream"  # F5_HANDLER: stream (generator, /runsync answers a list) | plain (one result object)
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> Settings:
@@ -91,8 +93,9 @@ class Settings:
             verify_hashes=_bool(env, "F5_VERIFY_HASHES", True),
             warmup=_bool(env, "F5_WARMUP", True),
             max_text_chars=_int(env, "F5_MAX_TEXT_CHARS", 5000, 1, 100_000),
-            max_batch=_int(env, "F5_MAX_BATCH", 0, 0, 64),  # 0: by device (see engine.default_batch)
-            concurrency=_int(env, "F5_CONCURRENCY", 1, 1, 64),
+            max_batch=_int(env, "F5_MAX_BATCH", 0, 0, 64),  # 0: by device (see scheduler.default_bounds)
+            batch_memory_gb=_float(env, "F5_BATCH_MEMORY_GB", 0.0, 0.0, 1024.0),  # 0: 70 % of free GPU memory
+            concurrency=_int(env, "F5_CONCURRENCY", 0, 0, 64),  # 0: by device (see startup.default_concurrency)
             inline_max_bytes=_int(env, "F5_INLINE_MAX_BYTES", 8_000_000, 1_000, 9_500_000),
             ref_max_bytes=_int(env, "F5_REF_MAX_BYTES", 20_000_000, 1_000, 200_000_000),
             ref_max_seconds=_float(env, "F5_REF_MAX_SECONDS", 60.0, 1.0, 600.0),
@@ -103,4 +106,5 @@ class Settings:
             voices_dir=Path(voices_dir) if voices_dir else None,
             default_voice=_text(env, "F5_DEFAULT_VOICE", "en"),
             presign_expiry_s=_int(env, "F5_PRESIGN_EXPIRY", 3600, 60, 7 * 24 * 3600),
+            handler_mode=_choice(env, "F5_HANDLER", "stream", ("stream", "plain")),
         )

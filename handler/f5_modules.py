@@ -46,6 +46,9 @@ def load_f5_modules() -> types.SimpleNamespace:
         backbones=backbones,
         convert_char_to_pinyin=utils.convert_char_to_pinyin,
         get_tokenizer=utils.get_tokenizer,
+        list_str_to_idx=utils.list_str_to_idx,
+        lens_to_mask=utils.lens_to_mask,
+        get_epss_timesteps=utils.get_epss_timesteps,
     )
 
 

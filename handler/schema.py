@@ -37,6 +37,7 @@ class TTSRequest(BaseModel):
     format: FormatName = "wav"
     output: Literal["auto", "inline", "url"] = "auto"
     stream: bool = False
+    normalize: bool = True  # speak numbers, symbols and dates as words (handler.text_normalize)
     model: str | None = Field(default=None, description="accepted for OpenAI compatibility, ignored")
 
     @model_validator(mode="before")

@@ -8,6 +8,7 @@ raises: every failure becomes one `{"error": ...}` message, and a GPU failure al
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 import secrets
@@ -20,35 +21,35 @@ import numpy as np
 
 from handler import audio_dsp
 from handler.audio_codec import OUTPUT_FORMATS, encode_audio
-from handler.engine import (
-    SAMPLE_RATE,
-    CrossfadeJoiner,
-    Engine,
-    PreparedVoice,
-    StageTimer,
-    SynthesisParams,
-    crossfade_join,
-)
+from handler.backend import SAMPLE_RATE, ModelBackend, PreparedVoice, StageTimer
+from handler.crossfade import CrossfadeJoiner, crossfade_join
 from handler.errors import DeliveryError, InputError, is_cuda_failure
 from handler.fetch import AddressPolicy, download
+from handler.plan import RequestPlan, SynthesisParams, first_chunk_bytes, max_chunk_bytes
+from handler.scheduler import ItemResult, Scheduler, SchedulerClosed
 from handler.schema import MAX_SEED, TTSRequest, parse_request
 from handler.storage import HOW_TO_CONFIGURE, Uploader
 from handler.text_chunks import chunk_text, normalize_text
+from handler.text_normalize import normalize_for_speech
 from handler.voices import VoiceLibrary, decode_base64_audio
 
 log = logging.getLogger("handler.service")
 
 STREAM_SEGMENT_S = 5.0  # ≤ 5 s per stream message: 16-bit WAV is 240 kB, 320 kB in base64
 STREAM_MESSAGE_LIMIT = 1_000_000  # RunPod's per-message stream limit
+FIRST_CHUNK_S = 3.0  # a stream's first chunk: about this much speech, so the first audio comes early
 
 
 class Service:
-    def __init__(self, settings, engine: Engine, voices: VoiceLibrary, uploader: Uploader | None):
+    def __init__(self, settings, backend: ModelBackend, scheduler: Scheduler, voices: VoiceLibrary,
+                 uploader: Uploader | None):
         self.settings = settings
-        self.engine = engine
+        self.backend = backend
+        self.scheduler = scheduler
         self.voices = voices
         self.uploader = uploader
         self.broken: str | None = None
+        self._requests = itertools.count(1)
 
     # ---- the one public entry point ------------------------------------------------------------
     def messages(self, job_input: Any, job_id: str = "local") -> Iterator[dict]:
@@ -57,7 +58,7 @@ class Service:
             return
         try:
             yield from self._run(job_input, job_id)
-        except (InputError, DeliveryError) as exc:
+        except (InputError, DeliveryError, SchedulerClosed) as exc:
             yield {"error": str(exc)}
         except Exception as exc:  # noqa: BLE001 - the worker must answer, whatever broke
             if is_cuda_failure(exc):
@@ -80,26 +81,36 @@ class Service:
         if request.stream and request.output == "url":
             raise InputError("output 'url' is not available with stream: true (stream messages carry audio inline)")
         voice = self._voice(request)
-        text = normalize_text(request.text)
-        unknown = self.engine.unknown_characters(text)
+        text = self.normalized(request.text, request.normalize)
+        unknown = self.backend.unknown_characters(text)
         if unknown:
             shown = ", ".join(f"{c!r} (U+{ord(c[0]):04X})" if len(c) == 1 else repr(c) for c in unknown[:10])
             raise InputError(f"text contains characters the model cannot speak: {shown}; remove or spell them out")
-        chunks = chunk_text(text, self.engine.max_chunk_bytes(voice, request.speed))
+        # a stream starts with a short chunk so its first audio comes early; otherwise upstream's chunks
+        first = first_chunk_bytes(voice, request.speed, FIRST_CHUNK_S) if request.stream else None
+        chunks = chunk_text(text, max_chunk_bytes(voice, request.speed), first_max_bytes=first)
         params = SynthesisParams(
             nfe_step=request.nfe_step,
             cfg_strength=request.cfg_strength,
             sway_sampling_coef=request.sway_sampling_coef,
             speed=request.speed,
             fix_duration=request.fix_duration,
+            cross_fade_duration=request.cross_fade_duration,
             seed=request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1),
         )
-        timer = StageTimer(self.engine.device)
+        plan = RequestPlan(self.backend, voice, chunks, params, next(self._requests))
+        timer = StageTimer(self.backend.device)
         timer.seconds["preprocess"] = time.perf_counter() - started
         if request.stream:
-            yield from self._stream(request, voice, chunks, params, timer, started)
+            yield from self._stream(request, plan, text, timer, started)
         else:
-            yield self._whole(request, voice, chunks, params, timer, started, job_id)
+            yield self._whole(request, plan, text, timer, started, job_id)
+
+    @staticmethod
+    def normalized(text: str, speak_symbols: bool = True) -> str:
+        """The text as it will be spoken: whitespace folded, and numbers, symbols and dates as words."""
+        text = normalize_text(text)
+        return normalize_text(normalize_for_speech(text)) if speak_symbols else text
 
     def _voice(self, request: TTSRequest) -> PreparedVoice:
         if request.ref_audio is None:
@@ -123,8 +134,25 @@ class Service:
     def _finish_wave(self, wave: np.ndarray, request: TTSRequest) -> np.ndarray:
         return audio_dsp.shorten_silences(wave, SAMPLE_RATE) if request.remove_silence else wave
 
-    def _whole(self, request, voice, chunks, params, timer, started, job_id) -> dict:
-        waves = self.engine.synthesize(voice, chunks, params, timer)
+    def _results(self, plan: RequestPlan, timer: StageTimer, stats: dict) -> Iterator[np.ndarray]:
+        """Each chunk's wave, in order, as soon as it exists. The first chunk goes to the scheduler
+        alone (so it is not held up by the rest), then all the others at once (so they can share
+        model calls with each other and with other requests)."""
+        futures = self.scheduler.submit([plan.item(0)])
+        try:
+            for index in range(len(plan.chunks)):
+                if index == 1:
+                    futures += self.scheduler.submit(plan.items(1))
+                result: ItemResult = futures[index].result()
+                _account(result, timer, stats)
+                yield result.wave
+        finally:
+            for future in futures:
+                future.cancel()  # a caller that stops early frees the scheduler of its chunks
+
+    def _whole(self, request, plan, text, timer, started, job_id) -> dict:
+        stats: dict = {}
+        waves = list(self._results(plan, timer, stats))
         wave = crossfade_join(waves, int(request.cross_fade_duration * SAMPLE_RATE))
         wave = self._finish_wave(wave, request)
         step = time.perf_counter()
@@ -136,11 +164,12 @@ class Service:
             "content_type": spec.content_type,
             "sample_rate": SAMPLE_RATE,
             "duration_s": round(len(wave) / SAMPLE_RATE, 3),
-            "seed": params.seed,
-            "chunks": len(chunks),
+            "seed": plan.params.seed,
+            "chunks": len(plan.chunks),
+            "text": text,
         }
         self._deliver(result, audio, request.output, job_id, timer)
-        result["timings"] = _timings(timer, started, len(wave))
+        result["timings"] = _timings(timer, started, len(wave), stats)
         return result
 
     def _deliver(self, result: dict, audio: bytes, output: str, job_id: str, timer: StageTimer) -> None:
@@ -165,7 +194,7 @@ class Service:
         )
         timer.add("upload", step)
 
-    def _stream(self, request, voice, chunks, params, timer, started) -> Iterator[dict]:
+    def _stream(self, request, plan, text, timer, started) -> Iterator[dict]:
         joiner = CrossfadeJoiner(int(request.cross_fade_duration * SAMPLE_RATE))
         spec = OUTPUT_FORMATS[request.format]
         index, total_samples = 0, 0
@@ -195,10 +224,11 @@ class Service:
                     first_audio_s = time.perf_counter() - started
                 yield message
 
-        for wave in self.engine.stream(voice, chunks, params, timer):
+        stats: dict = {}
+        for wave in self._results(plan, timer, stats):
             yield from segments(joiner.push(self._finish_wave(wave, request)))
         yield from segments(joiner.finish())
-        timings = _timings(timer, started, total_samples)
+        timings = _timings(timer, started, total_samples, stats)
         timings["first_audio_s"] = round(first_audio_s or 0.0, 4)
         yield {
             "done": True,
@@ -206,16 +236,28 @@ class Service:
             "format": spec.name,
             "sample_rate": SAMPLE_RATE,
             "duration_s": round(total_samples / SAMPLE_RATE, 3),
-            "seed": params.seed,
-            "chunks": len(chunks),
+            "seed": plan.params.seed,
+            "chunks": len(plan.chunks),
+            "text": text,
             "timings": timings,
         }
 
 
-def _timings(timer: StageTimer, started: float, samples: int) -> dict:
+def _account(result: ItemResult, timer: StageTimer, stats: dict) -> None:
+    """Add one chunk's share of the model calls to the request's timings: each call once."""
+    calls = stats.setdefault("calls", set())
+    if result.call not in calls:
+        calls.add(result.call)
+        timer.seconds["model"] = timer.seconds.get("model", 0.0) + result.model_s
+    timer.seconds["vocoder"] = timer.seconds.get("vocoder", 0.0) + result.vocoder_s
+    stats["batched_with"] = max(stats.get("batched_with", 1), result.batched_with)
+
+
+def _timings(timer: StageTimer, started: float, samples: int, stats: dict) -> dict:
     total = time.perf_counter() - started
     audio_s = samples / SAMPLE_RATE
     timings = {f"{stage}_s": round(value, 4) for stage, value in timer.seconds.items()}
     timings["total_s"] = round(total, 4)
     timings["rtf"] = round(total / audio_s, 4) if audio_s > 0 else None
+    timings["batched_with"] = stats.get("batched_with", 1)
     return timings

@@ -64,12 +64,24 @@ def _driver_version() -> str:
         return "unknown"
 
 
+MAX_PENDING = 256  # chunks waiting for the model; a request beyond it waits to submit, never dropped
+
+
+def default_concurrency(requested: int, device) -> int:
+    """Jobs one worker takes at once, when F5_CONCURRENCY is 0. A GPU serves several at once by
+    batching their chunks (8: an estimate until bench/gpu_bench.py measures it, see bench/RESULTS.md);
+    a CPU gains nothing from padded batches, so one."""
+    if requested > 0:
+        return requested
+    return 8 if device.type == "cuda" else 1
+
+
 def build_service(settings: Settings, verify_hashes: bool | None = None):
     """Everything a worker needs before its first job. Returns a ready Service."""
     with step("versions") as details:
         import torch
 
-        from handler.engine import resolve_device, resolve_dtype
+        from handler.backend import resolve_device, resolve_dtype
 
         if settings.device == "cuda" and not torch.cuda.is_available():
             raise StartupError("F5_DEVICE=cuda but no CUDA GPU is visible (check --gpus / the host driver)")
@@ -90,21 +102,33 @@ def build_service(settings: Settings, verify_hashes: bool | None = None):
         details.update(model=manifest.model_name, files=len(manifest.files), mb=f"{total / 1e6:.1f}", sha256=check)
 
     with step("model") as details:
-        from handler.engine import Engine
+        from handler.backend import ModelBackend
 
-        engine = Engine.load(manifest, device, dtype, settings.max_batch)
-        params = sum(p.numel() for p in engine.model.parameters())
-        details.update(params_m=f"{params / 1e6:.1f}", vocab=len(engine.vocab_char_map))
+        backend = ModelBackend.load(manifest, device, dtype)
+        params = sum(p.numel() for p in backend.model.parameters())
+        details.update(params_m=f"{params / 1e6:.1f}", vocab=len(backend.vocab_char_map))
+
+    with step("scheduler") as details:
+        from handler.scheduler import Scheduler, cost_model, default_bounds
+
+        concurrency = default_concurrency(settings.concurrency, device)
+        bounds = default_bounds(backend, settings.max_batch, settings.batch_memory_gb, max_pending=MAX_PENDING)
+        scheduler = Scheduler(backend, bounds, cost_model(backend))
+        memory = "none" if bounds.memory_bytes == float("inf") else f"{bounds.memory_bytes / 2**30:.1f}"
+        details.update(concurrency=concurrency, max_batch=bounds.max_items, batch_memory_gb=memory)
+
+    transcribe = None
+    if manifest.asr_dir is not None:
+        with step("asr") as details:  # its own line: Whisper's load time, apart from the voices'
+            from handler.asr import load_transcriber
+
+            transcribe = load_transcriber(manifest.asr_dir, device)
+            details.update(dir=manifest.asr_dir.name, device=device.type)
 
     with step("voices") as details:
         from handler.voices import VoiceLibrary
 
-        transcribe = None
-        if manifest.asr_dir is not None:
-            from handler.asr import load_transcriber
-
-            transcribe = load_transcriber(manifest.asr_dir, device)
-        voices = VoiceLibrary.from_settings(engine, settings, transcribe)
+        voices = VoiceLibrary.from_settings(backend, settings, transcribe)
         if settings.default_voice not in voices.presets:
             known = ", ".join(sorted(voices.presets))
             raise StartupError(f"F5_DEFAULT_VOICE={settings.default_voice!r} is not a preset ({known})")
@@ -120,7 +144,8 @@ def build_service(settings: Settings, verify_hashes: bool | None = None):
 
     from handler.service import Service
 
-    service = Service(settings, engine, voices, uploader)
+    service = Service(settings, backend, scheduler, voices, uploader)
+    service.concurrency = concurrency
     if settings.warmup:
         with step("warmup") as details:
             timings = service.warmup()

@@ -1,15 +1,18 @@
 """Split long text into chunks the model can speak, without losing a character.
 
 Sentences (split after . ! ? ; : , and their CJK forms) are packed into chunks of at most
-`max_bytes` UTF-8 bytes, as f5-tts does. Unlike upstream, a single sentence longer than the limit
-is split further, at spaces, and as a last resort between characters, so no chunk overflows.
+`max_bytes` UTF-8 bytes, exactly as f5-tts's `chunk_text` does. Two deliberate differences:
+- a single sentence longer than the limit is split further, at spaces, and as a last resort between
+  characters, so no chunk overflows (upstream lets it overflow);
+- a stream may ask for a short first chunk (`first_max_bytes`): the first sentences or clauses that
+  fit, so its first audio comes after a small part of the work. The other chunks follow upstream's rule.
 """
 
 from __future__ import annotations
 
 import re
 
-_SENTENCE_END = re.compile(r"(?<=[;:,.!?])\s+|(?<=[；：，。！？、])")
+_SENTENCE_END = re.compile(r"(?<=[;:,.!?])\s+|(?<=[；：，。！？])")  # upstream's split
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -46,11 +49,7 @@ def _split_oversized(piece: str, max_bytes: int) -> list[str]:
     return parts
 
 
-def chunk_text(text: str, max_bytes: int) -> list[str]:
-    """Chunks of at most `max_bytes` bytes each; joining them with spaces gives the text back."""
-    if max_bytes < 1:
-        raise ValueError("max_bytes must be positive")
-    text = normalize_text(text)
+def _pieces(text: str, max_bytes: int) -> list[str]:
     pieces: list[str] = []
     for sentence in _SENTENCE_END.split(text):
         sentence = sentence.strip()
@@ -60,13 +59,42 @@ def chunk_text(text: str, max_bytes: int) -> list[str]:
             pieces.extend(_split_oversized(sentence, max_bytes))
         else:
             pieces.append(sentence)
+    return pieces
 
+
+def _joined(current: str, piece: str) -> str:
+    # ASCII-ending pieces were separated by a space; CJK punctuation needs none
+    return current + (" " if current and _byte_len(current[-1]) == 1 else "") + piece
+
+
+def _take_first(pieces: list[str], first_max_bytes: int) -> tuple[str, list[str]]:
+    """The first chunk of a stream: whole pieces while they fit, else the head of the first piece."""
+    head = pieces[0]
+    if _byte_len(head) > first_max_bytes:
+        part = _split_oversized(head, first_max_bytes)[0]
+        rest = head[len(part) :].strip()
+        return part, [rest, *pieces[1:]] if rest else pieces[1:]
+    taken = 1
+    while taken < len(pieces) and _byte_len(_joined(head, pieces[taken])) <= first_max_bytes:
+        head = _joined(head, pieces[taken])
+        taken += 1
+    return head, pieces[taken:]
+
+
+def chunk_text(text: str, max_bytes: int, first_max_bytes: int | None = None) -> list[str]:
+    """Chunks of at most `max_bytes` bytes each (the first at most `first_max_bytes`, when given);
+    joining them with spaces gives the text back."""
+    if max_bytes < 1 or (first_max_bytes is not None and first_max_bytes < 1):
+        raise ValueError("max_bytes must be positive")
+    text = normalize_text(text)
+    pieces = _pieces(text, max_bytes)
     chunks: list[str] = []
+    if first_max_bytes is not None and pieces and first_max_bytes < max_bytes:
+        first, pieces = _take_first(pieces, first_max_bytes)
+        chunks.append(first)
     current = ""
     for piece in pieces:
-        # ASCII-ending pieces were separated by a space; CJK punctuation needs none
-        joiner = " " if current and _byte_len(current[-1]) == 1 else ""
-        candidate = current + joiner + piece
+        candidate = _joined(current, piece)
         if current and _byte_len(candidate) > max_bytes:
             chunks.append(current)
             current = piece

@@ -22,7 +22,7 @@ import numpy as np
 
 from handler import audio_dsp
 from handler.audio_codec import decode_audio
-from handler.engine import SAMPLE_RATE, Engine, PreparedVoice
+from handler.backend import SAMPLE_RATE, ModelBackend, PreparedVoice
 from handler.errors import InputError, StartupError
 from handler.f5_modules import f5_package_file
 
@@ -80,9 +80,22 @@ def decode_base64_audio(value: str, max_bytes: int) -> bytes:
         raise InputError("ref_audio is not valid base64 (send base64, a data URL or an https URL)") from None
 
 
+# libsndfile names the in-memory file it was handed ("Error opening <_io.BytesIO object at 0x7f...>:
+# Format not recognised."): an address means nothing to a caller, so it is left out of the answer
+_OPENING = re.compile(r"Error opening <[^<>]*>:\s*")
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
+def _without_reprs(message: str) -> str:
+    return _OBJECT_REPR.sub("the data", _OPENING.sub("", message))
+
+
 def prepare_reference_wave(data: bytes, max_seconds: float, clip_seconds: float) -> np.ndarray:
     """Decoded bytes → mono 24 kHz float32, clipped to `clip_seconds`, silent edges trimmed, 50 ms pad."""
-    decoded = decode_audio(data, max_seconds)
+    try:
+        decoded = decode_audio(data, max_seconds)
+    except InputError as exc:
+        raise InputError(_without_reprs(str(exc))) from None
     wave = audio_dsp.to_mono(decoded.samples)
     wave = audio_dsp.resample(wave, decoded.sample_rate, SAMPLE_RATE)
     wave = audio_dsp.clip_reference(wave, SAMPLE_RATE, clip_seconds)
@@ -128,7 +141,7 @@ class VoiceLibrary:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: ModelBackend,
         presets: dict[str, Preset],
         *,
         cache_size: int,
@@ -146,7 +159,7 @@ class VoiceLibrary:
         self._transcripts = LRUCache(cache_size)  # audio hash → ASR transcript
 
     @classmethod
-    def from_settings(cls, engine: Engine, settings, transcribe=None) -> VoiceLibrary:
+    def from_settings(cls, engine: ModelBackend, settings, transcribe=None) -> VoiceLibrary:
         return cls(
             engine,
             load_presets(settings.voices_dir),

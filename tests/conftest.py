@@ -110,3 +110,25 @@ def api(tiny_model_dir):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+class FaultyBackend:
+    """The real backend, except that every sampling call raises what `fault()` makes."""
+
+    def __init__(self, backend, fault):
+        self._backend, self._fault = backend, fault
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    def sample(self, items):
+        raise self._fault()
+
+
+def service_with_scheduler(service, backend=None, settings=None, voices=None, uploader=None):
+    """A Service sharing the loaded model, with a scheduler of its own (over `backend` if given)."""
+    from handler.scheduler import BatchBounds, CostModel, Scheduler
+    from handler.service import Service
+
+    scheduler = Scheduler(backend or service.backend, BatchBounds(1, float("inf"), 64), CostModel(0, 0))
+    return Service(settings or service.settings, service.backend, scheduler, voices or service.voices, uploader)

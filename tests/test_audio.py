@@ -9,7 +9,7 @@ from conftest import speechlike, wav_bytes
 
 from handler import audio_dsp
 from handler.audio_codec import OUTPUT_FORMATS, decode_audio, encode_audio
-from handler.engine import CrossfadeJoiner, crossfade_join
+from handler.crossfade import CrossfadeJoiner, crossfade_join
 from handler.errors import InputError
 
 RATE = 24_000

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import decode_b64_audio, make_settings, speechlike, wav_bytes
+from conftest import FaultyBackend, decode_b64_audio, make_settings, service_with_scheduler, speechlike, wav_bytes
 from s3_server import S3Server
 
 from handler.service import STREAM_MESSAGE_LIMIT, Service
@@ -32,9 +32,10 @@ def only(service, job_input):
 
 
 def clone(service, tiny_model_dir, uploader=None, **env):
-    """A Service with other settings over the same loaded engine."""
+    """A Service with other settings over the same loaded model and scheduler."""
     settings = make_settings(tiny_model_dir, **env)
-    return Service(settings, service.engine, VoiceLibrary.from_settings(service.engine, settings), uploader)
+    voices = VoiceLibrary.from_settings(service.backend, settings)
+    return Service(settings, service.backend, service.scheduler, voices, uploader)
 
 
 def test_default_voice_result(service):
@@ -75,9 +76,22 @@ def test_long_text_is_chunked_and_joined(service):
     assert len(audio) / 24000 == pytest.approx(result["duration_s"], abs=0.01)
 
 
-def test_stream_messages_add_up_to_the_whole_result(service):
+def test_stream_messages_add_up_to_its_chunks_joined(service):
+    """A stream starts with a short chunk (deliberately unlike upstream); the rest of its chunks follow
+    upstream's rule, and its messages joined are exactly those chunks' audio cross-faded."""
+    from handler.crossfade import crossfade_join
+    from handler.plan import RequestPlan, SynthesisParams, first_chunk_bytes, max_chunk_bytes
+    from handler.service import FIRST_CHUNK_S
+    from handler.text_chunks import chunk_text
+
     request = {"text": LONG_TEXT, "seed": 9, "nfe_step": 4, "format": "pcm"}
-    whole = np.frombuffer(base64.b64decode(only(service, request)["audio_base64"]), "<i2")
+    voice = service.voices.preset("en")
+    chunks = chunk_text(service.normalized(LONG_TEXT), max_chunk_bytes(voice, 1.0),
+                        first_max_bytes=first_chunk_bytes(voice, 1.0, FIRST_CHUNK_S))
+    assert chunks[1:] == chunk_text(" ".join(chunks[1:]), max_chunk_bytes(voice, 1.0))
+    plan = RequestPlan(service.backend, voice, chunks, SynthesisParams(nfe_step=4, seed=9), request=0)
+    waves = [future.result().wave for future in service.scheduler.submit(plan.items())]
+    whole = (np.clip(crossfade_join(waves, int(0.15 * 24000)), -1, 1) * 32767).round().astype("<i2")
     messages = list(service.messages({**request, "stream": True}, "stream-job"))
     *parts, summary = messages
     assert summary["done"] is True and summary["segments"] == len(parts) > 1
@@ -85,9 +99,9 @@ def test_stream_messages_add_up_to_the_whole_result(service):
     assert all(len(json.dumps(m)) < STREAM_MESSAGE_LIMIT for m in messages)
     assert summary["timings"]["first_audio_s"] <= summary["timings"]["total_s"]
     streamed = np.concatenate([np.frombuffer(base64.b64decode(m["audio_base64"]), "<i2") for m in parts])
+    assert summary["chunks"] == len(chunks) > 2
     assert len(streamed) == len(whole)
-    # chunks run one by one when streaming and batched otherwise: equal up to float rounding
-    assert np.max(np.abs(streamed.astype(int) - whole.astype(int))) <= 8
+    assert np.max(np.abs(streamed.astype(int) - whole.astype(int))) <= 1
 
 
 def test_stream_in_every_format_decodes(service):
@@ -225,25 +239,21 @@ def test_an_unreachable_bucket_fails_the_job_without_a_result(service, tiny_mode
     assert set(result) == {"error"} and "upload to bucket 'bucket'" in result["error"]
 
 
-def test_cuda_out_of_memory_fails_the_job_and_asks_for_a_fresh_worker(service, tiny_model_dir, monkeypatch):
-    victim = clone(service, tiny_model_dir)
-
-    def out_of_memory(*args, **kwargs):
-        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-
-    monkeypatch.setattr(victim.engine, "synthesize", out_of_memory)
+def test_cuda_out_of_memory_fails_the_job_and_asks_for_a_fresh_worker(service):
+    oom = lambda: torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")  # noqa: E731
+    victim = service_with_scheduler(service, FaultyBackend(service.backend, oom))
     result = only(victim, {"text": "x"})
     assert result["refresh_worker"] is True and "GPU failure" in result["error"]
-    monkeypatch.undo()
+    assert "out of GPU memory on one chunk" in result["error"]  # the scheduler tried it alone first
     after = only(victim, {"text": "x"})  # a broken worker takes no further job
     assert "being replaced" in after["error"] and "audio_base64" not in after
     assert "audio_base64" in only(service, {"text": "x", "nfe_step": 4})  # other services unaffected
 
 
-def test_an_unexpected_error_is_reported_and_the_worker_keeps_working(service, tiny_model_dir, monkeypatch):
-    victim = clone(service, tiny_model_dir)
-    monkeypatch.setattr(victim.engine, "synthesize", lambda *a, **k: 1 / 0)
+def test_an_unexpected_error_is_reported_and_the_worker_keeps_working(service):
+    faulty = FaultyBackend(service.backend, lambda: ZeroDivisionError("division by zero"))
+    victim = service_with_scheduler(service, faulty)
     result = only(victim, {"text": "x"})
     assert result == {"error": "internal error: ZeroDivisionError: division by zero"}
-    monkeypatch.undo()
+    faulty.sample = service.backend.sample  # the fault goes away: the same service serves again
     assert "audio_base64" in only(victim, {"text": "x", "nfe_step": 4})

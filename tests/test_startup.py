@@ -36,7 +36,7 @@ def test_import_has_no_side_effects():
 def test_engine_imports_without_runpod():
     code = (
         "import sys; sys.modules['runpod'] = None\n"  # any import of runpod now fails
-        "import handler.service, handler.startup, handler.engine\n"
+        "import handler.service, handler.startup, handler.backend, handler.scheduler\n"
         "from handler.f5_modules import load_f5_modules; load_f5_modules()\n"
         "print(sorted(m for m in ('wandb', 'datasets', 'accelerate', 'gradio', 'transformers') if m in sys.modules))"
     )

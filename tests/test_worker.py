@@ -3,6 +3,7 @@
 import asyncio
 
 import torch
+from conftest import FaultyBackend, service_with_scheduler
 
 from handler.worker import Worker
 
@@ -23,27 +24,19 @@ def test_plain_handler_wraps_a_stream(service):
     assert result["stream"][-1]["done"] is True
 
 
-def test_a_gpu_failure_sets_the_sdk_refresh_flag(service, monkeypatch):
-    from handler.service import Service
-
-    victim = Service(service.settings, service.engine, service.voices, None)
+def test_a_gpu_failure_sets_the_sdk_refresh_flag(service):
+    fault = lambda: RuntimeError("CUDA error: an illegal memory access was encountered")  # noqa: E731
+    victim = service_with_scheduler(service, FaultyBackend(service.backend, fault))
     sdk_config: dict = {}
     worker = Worker(victim, sdk_config)
-
-    def cuda_fault(*args, **kwargs):
-        raise RuntimeError("CUDA error: an illegal memory access was encountered")
-
-    monkeypatch.setattr(victim.engine, "synthesize", cuda_fault)
     messages = asyncio.run(collect(worker.stream_handler({"id": "j3", "input": {"text": "Hi."}})))
     assert len(messages) == 1 and "GPU failure" in messages[0]["error"]
     assert "refresh_worker" not in messages[0]  # moved to the SDK config, which the SDK reads after the job
     assert sdk_config["refresh_worker"] is True
 
 
-def test_plain_handler_passes_refresh_worker_to_the_sdk(service, monkeypatch):
-    from handler.service import Service
-
-    victim = Service(service.settings, service.engine, service.voices, None)
-    monkeypatch.setattr(victim.engine, "synthesize", lambda *a, **k: (_ for _ in ()).throw(torch.cuda.OutOfMemoryError("CUDA out of memory")))
+def test_plain_handler_passes_refresh_worker_to_the_sdk(service):
+    oom = lambda: torch.cuda.OutOfMemoryError("CUDA out of memory")  # noqa: E731
+    victim = service_with_scheduler(service, FaultyBackend(service.backend, oom))
     result = asyncio.run(Worker(victim, {}).plain_handler({"id": "j4", "input": {"text": "Hi."}}))
     assert result["refresh_worker"] is True and "error" in result

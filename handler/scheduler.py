@@ -1,0 +1,212 @@
+"""The scheduler owns the model: requests submit items, it batches what is waiting and runs it.
+
+One thread calls the backend; nothing else does. Each round it takes the oldest waiting item and adds
+the next waiting items of the same group (same time grid) in arrival order, while the batch stays
+within the bounds: at most `max_items` items, and an estimated memory within `memory_bytes`. So no
+item waits behind younger ones of its group, and every group gets its turn as soon as its oldest item
+is the oldest overall. A batch that runs out of memory anyway is split in halves and retried before
+any item fails; any other failure fails exactly the items of that batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from handler.backend import Item, ModelBackend
+
+log = logging.getLogger("handler.scheduler")
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    wave: np.ndarray
+    call: int  # which model call made it (items of one call share its time)
+    batched_with: int  # distinct requests in the model call that made this item
+    model_s: float  # wall time of that call
+    vocoder_s: float  # this item's vocoder time
+
+
+@dataclass(frozen=True)
+class BatchBounds:
+    max_items: int
+    memory_bytes: float  # what one call may use on top of the weights (estimated, see CostModel)
+    max_pending: int  # items waiting at most; a submit beyond it waits, it is never dropped
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Estimated bytes of one sampling call: per frame (activations of the doubled CFG batch) and,
+    for batches above one (masked attention), per frame pair (the attention mask as a float bias).
+    The figures are estimates from the architecture; bench/gpu_bench.py measures the real peak."""
+
+    bytes_per_frame: float
+    bytes_per_frame_pair: float
+
+    @classmethod
+    def for_model(cls, dim: int, heads: int, element_bytes: int) -> CostModel:
+        passes = 2  # conditional and unconditional pass in one batch
+        return cls(bytes_per_frame=passes * dim * element_bytes * 24, bytes_per_frame_pair=passes * heads * element_bytes * 2)
+
+    def batch_bytes(self, items: int, longest: int) -> float:
+        pairs = items * longest * longest if items > 1 else 0
+        return items * longest * self.bytes_per_frame + pairs * self.bytes_per_frame_pair
+
+
+class SchedulerClosed(RuntimeError):
+    pass
+
+
+class Scheduler:
+    def __init__(self, backend: ModelBackend, bounds: BatchBounds, cost: CostModel):
+        self.backend = backend
+        self.bounds = bounds
+        self.cost = cost
+        self._pending: deque[tuple[Item, Future]] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._calls = 0
+        self.recent_batches: deque[tuple[int, int]] = deque(maxlen=256)  # (items, distinct requests)
+        self._thread = threading.Thread(target=self._loop, name="f5-scheduler", daemon=True)
+        self._thread.start()
+
+    # ---- the requests' side ----------------------------------------------------------------------
+    def submit(self, items: list[Item]) -> list[Future]:
+        """Queue items in order; returns one future per item, resolving to an ItemResult."""
+        futures = []
+        with self._cond:
+            for item in items:
+                while len(self._pending) >= self.bounds.max_pending and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    raise SchedulerClosed("the worker is shutting down; retry the request")
+                future: Future = Future()
+                self._pending.append((item, future))
+                futures.append(future)
+            self._cond.notify_all()
+        return futures
+
+    def close(self) -> None:
+        """Stop after the batch in progress; items still waiting fail with SchedulerClosed."""
+        with self._cond:
+            self._closed = True
+            waiting, self._pending = list(self._pending), deque()
+            self._cond.notify_all()
+        for _, future in waiting:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(SchedulerClosed("the worker is shutting down; retry the request"))
+        self._thread.join(timeout=60)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._pending)
+
+    # ---- the device's side ---------------------------------------------------------------------
+    def _take_batch(self) -> list[tuple[Item, Future]] | None:
+        with self._cond:
+            while not self._pending and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return None
+            first, _ = self._pending[0]
+            batch, longest = [], 0
+            for entry in list(self._pending):
+                item = entry[0]
+                if len(batch) >= self.bounds.max_items:
+                    break
+                if item.group != first.group:
+                    continue
+                grown = max(longest, item.frames)
+                if batch and self.cost.batch_bytes(len(batch) + 1, grown) > self.bounds.memory_bytes:
+                    continue  # a shorter item further back may still fit
+                batch.append(entry)
+                longest = grown
+            for entry in batch:
+                self._pending.remove(entry)
+            self._cond.notify_all()  # room for waiting submitters
+        # cancelled items (a caller that went away) are dropped here, before any work is spent on them
+        return [(item, future) for item, future in batch if future.set_running_or_notify_cancel()]
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._take_batch()
+            if batch is None:
+                return
+            if batch:
+                self._run(batch)
+
+    def _run(self, batch: list[tuple[Item, Future]]) -> None:
+        items = [item for item, _ in batch]
+        try:
+            results = self._sample_and_vocode(items)
+        except torch.OutOfMemoryError as exc:
+            self._release_memory()
+            if len(batch) > 1:
+                log.warning("out of memory on a batch of %d items; splitting it and retrying", len(batch))
+                half = len(batch) // 2
+                self._run(batch[:half])
+                self._run(batch[half:])
+                return
+            error = torch.OutOfMemoryError(
+                f"out of GPU memory on one chunk of {items[0].frames} frames even alone ({str(exc)[:200]})"
+            )
+            for _, future in batch:
+                future.set_exception(error)
+            return
+        except Exception as exc:  # noqa: BLE001 - fail exactly this batch's items, keep serving
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
+
+    def _sample_and_vocode(self, items: list[Item]) -> list[ItemResult]:
+        started = time.perf_counter()
+        mels = self.backend.sample(items)
+        self._synchronize()
+        model_s = time.perf_counter() - started
+        self._calls += 1
+        requests = len({item.request for item in items})
+        self.recent_batches.append((len(items), requests))
+        results = []
+        for item, mel in zip(items, mels, strict=True):
+            began = time.perf_counter()
+            wave = self.backend.vocode(item, mel)
+            results.append(ItemResult(wave, self._calls, requests, model_s, time.perf_counter() - began))
+        return results
+
+    def _synchronize(self) -> None:
+        if self.backend.device.type == "cuda":
+            torch.cuda.synchronize(self.backend.device)
+
+    def _release_memory(self) -> None:
+        if self.backend.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def default_bounds(backend: ModelBackend, max_items: int, memory_gb: float, max_pending: int) -> BatchBounds:
+    """By device when a setting is 0: one item per call on a CPU (padded batches were measured slower
+    there); on a GPU up to 16 items within 70 % of the memory free after loading, so a 16 GB card
+    keeps its headroom."""
+    if backend.device.type != "cuda":
+        return BatchBounds(max_items=max_items or 1, memory_bytes=float("inf"), max_pending=max_pending)
+    if memory_gb > 0:
+        memory = memory_gb * 2**30
+    else:
+        free, _ = torch.cuda.mem_get_info(backend.device)
+        memory = 0.7 * free
+    return BatchBounds(max_items=max_items or 16, memory_bytes=memory, max_pending=max_pending)
+
+
+def cost_model(backend: ModelBackend) -> CostModel:
+    transformer = backend.model.transformer
+    heads = next((m.heads for m in transformer.modules() if isinstance(getattr(m, "heads", None), int)), 16)
+    element = torch.finfo(backend.dtype).bits // 8
+    return CostModel.for_model(getattr(transformer, "dim", 1024), heads, element)

@@ -1,0 +1,112 @@
+"""The model backend: the real f5-tts DiT/CFM and a real Vocos (tiny, random), loaded from disk."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import speechlike
+
+from handler.backend import ModelBackend
+from handler.manifest import read_manifest
+from handler.plan import RequestPlan, SynthesisParams
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model_dir):
+    return ModelBackend.load(read_manifest(tiny_model_dir), torch.device("cpu"), torch.float32)
+
+
+@pytest.fixture(scope="module")
+def voice(backend):
+    return backend.prepare_voice(speechlike(3.0), "Some call me nature, others call me mother nature.")
+
+
+def items(backend, voice, chunks, request=1, **params):
+    return RequestPlan(backend, voice, chunks, SynthesisParams(**params), request).items()
+
+
+def wave(backend, voice, text, **params):
+    item = items(backend, voice, [text], **params)[0]
+    return backend.vocode(item, backend.sample([item])[0])
+
+
+def test_loads_the_checkpoint_weights(backend, tiny_model_dir):
+    from safetensors.torch import load_file
+
+    stored = load_file(str(tiny_model_dir / "f5" / "model_random.safetensors"))
+    key = "transformer.proj_out.weight"
+    assert torch.equal(backend.model.state_dict()[key], stored["ema_model." + key])
+
+
+def test_same_seed_same_audio_other_seed_other_audio(backend, voice):
+    first = wave(backend, voice, "Hello world.", seed=5, nfe_step=8)
+    again = wave(backend, voice, "Hello world.", seed=5, nfe_step=8)
+    other = wave(backend, voice, "Hello world.", seed=6, nfe_step=8)
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)
+
+
+def test_duration_follows_text_length_and_speed(backend, voice):
+    short = wave(backend, voice, "Hello there, friend.", seed=1, nfe_step=4)
+    long = wave(backend, voice, "Hello there, friend. " * 3, seed=1, nfe_step=4)
+    fast = wave(backend, voice, "Hello there, friend. " * 3, seed=1, nfe_step=4, speed=2.0)
+    assert len(long) > 2 * len(short)
+    assert abs(len(fast) / len(long) - 0.5) < 0.1
+
+
+def test_every_attention_layer_masks_padding(backend):
+    processors = [block.attn.processor for block in backend.model.transformer.transformer_blocks]
+    assert processors and all(p.attn_mask_enabled for p in processors)
+
+
+def test_padding_does_not_change_an_item_and_the_check_would_see_if_it_did(backend, voice):
+    """At mel level: a short item alone, and padded beside a longer one of another voice and request."""
+    other_voice = backend.prepare_voice(speechlike(4.5, seed=3), "A different reference, longer than the first.")
+    short = items(backend, voice, ["A short one."], seed=3, nfe_step=8)[0]
+    long = items(backend, other_voice, ["This one is quite a lot longer than the first and the second."],
+                 request=2, seed=4, nfe_step=8)[0]
+    alone = backend.sample([short])[0]
+
+    def relative_error():
+        padded = backend.sample([short, long])[0]  # the short item is padded here
+        return float((padded - alone).norm() / alone.norm())
+
+    assert relative_error() < 1e-6
+    processors = [block.attn.processor for block in backend.model.transformer.transformer_blocks]
+    try:
+        for processor in processors:
+            processor.attn_mask_enabled = False
+        assert relative_error() > 1e-5  # without the mask, padding leaks into the short item
+    finally:
+        for processor in processors:
+            processor.attn_mask_enabled = True
+
+
+def test_per_item_cfg_strength_matches_each_alone(backend, voice):
+    one = items(backend, voice, ["Guided gently."], seed=3, nfe_step=6, cfg_strength=1.0)[0]
+    two = items(backend, voice, ["Guided strongly."], request=2, seed=3, nfe_step=6, cfg_strength=3.5)[0]
+    together = backend.sample([one, two])
+    for item, mel in zip((one, two), together, strict=True):
+        torch.testing.assert_close(mel, backend.sample([item])[0], atol=1e-5, rtol=0)
+
+
+def test_items_of_different_time_grids_never_share_a_call(backend, voice):
+    eight = items(backend, voice, ["Eight steps."], seed=1, nfe_step=8)[0]
+    sixteen = items(backend, voice, ["Sixteen steps."], seed=1, nfe_step=16)[0]
+    with pytest.raises(ValueError, match="different groups"):
+        backend.sample([eight, sixteen])
+
+
+def test_a_requests_seed_alone_decides_its_noise(backend, voice):
+    first = items(backend, voice, ["One.", "Two, three."], seed=7)
+    again = items(backend, voice, ["One.", "Two, three."], request=9, seed=7)
+    for a, b in zip(first, again, strict=True):
+        assert torch.equal(a.noise, b.noise)
+    # chunk k draws the k-th noise of the seed's stream, as upstream does after seeding
+    generator = torch.Generator().manual_seed(7)
+    torch.testing.assert_close(first[0].noise, torch.randn(first[0].frames, 100, generator=generator))
+    torch.testing.assert_close(first[1].noise, torch.randn(first[1].frames, 100, generator=generator))
+
+
+def test_unknown_characters(backend):
+    assert backend.unknown_characters("Hello, world! 你好") == []
+    assert backend.unknown_characters("smile 😀 now") == ["😀"]

@@ -1,0 +1,200 @@
+"""The scheduler: batching within bounds, first come first served, failures kept to their batch."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from conftest import speechlike
+
+from handler.backend import ModelBackend
+from handler.manifest import read_manifest
+from handler.plan import RequestPlan, SynthesisParams
+from handler.scheduler import BatchBounds, CostModel, Scheduler, SchedulerClosed
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model_dir):
+    return ModelBackend.load(read_manifest(tiny_model_dir), torch.device("cpu"), torch.float32)
+
+
+@pytest.fixture(scope="module")
+def voice(backend):
+    return backend.prepare_voice(speechlike(2.0), "Some call me nature.")
+
+
+class Recording:
+    """The real backend, recording each call's items; `gate` holds calls until it is set."""
+
+    def __init__(self, backend, fail_when=None):
+        self._backend, self.calls, self.fail_when = backend, [], fail_when
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    def sample(self, items):
+        self.gate.wait(30)
+        self.calls.append(list(items))
+        if self.fail_when and self.fail_when(items):
+            raise self.fail_when.error
+        return self._backend.sample(items)
+
+
+FREE = CostModel(0, 0)
+
+
+def make(backend, max_items=8, memory=float("inf"), cost=FREE, max_pending=64):
+    return Scheduler(backend, BatchBounds(max_items, memory, max_pending), cost)
+
+
+def hold(scheduler, recording, backend, voice):
+    """Occupy the device with one item, so that what is submitted next waits together."""
+    recording.gate.clear()
+    futures = scheduler.submit(plan_items(backend, voice, ["Hold."], 99))
+    time.sleep(0.2)
+    return futures
+
+
+def plan_items(backend, voice, texts, request, **params):
+    return RequestPlan(backend, voice, texts, SynthesisParams(nfe_step=4, seed=request, **params), request).items()
+
+
+def test_waiting_items_of_many_requests_share_calls_up_to_the_bound(backend, voice):
+    recording = Recording(backend)
+    scheduler = make(recording, max_items=3)
+    try:
+        recording.gate.clear()  # hold the device while the requests arrive
+        blocker = scheduler.submit(plan_items(backend, voice, ["Hold."], 1))
+        time.sleep(0.2)
+        futures = []
+        for request in range(2, 7):
+            futures += scheduler.submit(plan_items(backend, voice, [f"Request {request}."], request))
+        recording.gate.set()
+        results = [f.result(timeout=60) for f in blocker + futures]
+    finally:
+        scheduler.close()
+    assert [len(call) for call in recording.calls] == [1, 3, 2]  # FIFO, never above the bound
+    assert [r.batched_with for r in results] == [1, 3, 3, 3, 2, 2]
+
+
+def test_groups_wait_their_turn_in_arrival_order(backend, voice):
+    recording = Recording(backend)
+    scheduler = make(recording)
+    try:
+        recording.gate.clear()
+        futures = scheduler.submit(plan_items(backend, voice, ["Hold."], 1))
+        time.sleep(0.2)
+        futures += scheduler.submit(plan_items(backend, voice, ["Eight."], 2, ))
+        futures += scheduler.submit(RequestPlan(backend, voice, ["Six."], SynthesisParams(nfe_step=6), 3).items())
+        futures += scheduler.submit(plan_items(backend, voice, ["Eight again."], 4))
+        recording.gate.set()
+        for future in futures:
+            future.result(timeout=60)
+    finally:
+        scheduler.close()
+    assert [[item.request for item in call] for call in recording.calls] == [[1], [2, 4], [3]]
+
+
+def test_the_memory_bound_splits_batches_but_always_runs_the_oldest(backend, voice):
+    recording = Recording(backend)
+    cost = CostModel(bytes_per_frame=1.0, bytes_per_frame_pair=0.0)
+    texts = ["A chunk of some length here.", "Another chunk of some length.", "And a third one of some length."]
+    first = plan_items(backend, voice, texts[:1], 1)[0]
+    scheduler = make(recording, memory=2.5 * first.frames, cost=cost)  # room for two items, not three
+    try:
+        futures = hold(scheduler, recording, backend, voice)
+        for request, text in enumerate(texts, start=1):
+            futures += scheduler.submit(plan_items(backend, voice, [text], request))
+        recording.gate.set()
+        for future in futures:
+            future.result(timeout=60)
+    finally:
+        scheduler.close()
+    assert [len(call) for call in recording.calls] == [1, 2, 1]
+
+
+def test_out_of_memory_splits_the_batch_and_retries_before_anyone_fails(backend, voice):
+    def too_big(items):
+        return len(items) > 1
+
+    too_big.error = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 9.00 GiB")
+    recording = Recording(backend, fail_when=too_big)
+    scheduler = make(recording)
+    try:
+        held = hold(scheduler, recording, backend, voice)
+        futures = []
+        for request in range(1, 5):
+            futures += scheduler.submit(plan_items(backend, voice, [f"Number {request}."], request))
+        recording.gate.set()
+        held[0].result(timeout=60)
+        waves = [f.result(timeout=60).wave for f in futures]
+    finally:
+        scheduler.close()
+    assert all(len(w) > 0 for w in waves)
+    assert [len(call) for call in recording.calls][:4] == [1, 4, 2, 1]
+
+
+def test_a_failure_fails_exactly_its_batch(backend, voice):
+    def poisoned(items):
+        return any(item.request == 2 for item in items)
+
+    poisoned.error = RuntimeError("something broke in this batch")
+    recording = Recording(backend, fail_when=poisoned)
+    scheduler = make(recording, max_items=1)
+    try:
+        futures = [scheduler.submit(plan_items(backend, voice, ["Fine."], request))[0] for request in (1, 2, 3)]
+        assert len(futures[0].result(timeout=60).wave) > 0
+        with pytest.raises(RuntimeError, match="something broke"):
+            futures[1].result(timeout=60)
+        assert len(futures[2].result(timeout=60).wave) > 0
+    finally:
+        scheduler.close()
+
+
+def test_cancelled_items_cost_nothing_and_a_full_queue_makes_submitters_wait(backend, voice):
+    recording = Recording(backend)
+    scheduler = make(recording, max_items=1, max_pending=2)
+    try:
+        recording.gate.clear()
+        held = scheduler.submit(plan_items(backend, voice, ["Hold."], 1))
+        time.sleep(0.2)
+        queued = scheduler.submit(plan_items(backend, voice, ["Two.", "Three."], 2))
+        queued[1].cancel()
+        late: list = []
+        thread = threading.Thread(target=lambda: late.extend(scheduler.submit(plan_items(backend, voice, ["Late."], 3))))
+        thread.start()
+        time.sleep(0.3)
+        assert thread.is_alive(), "the queue is full: the submitter waits, nothing is dropped"
+        recording.gate.set()
+        thread.join(30)
+        results = [f.result(timeout=60) for f in (*held, queued[0], *late)]
+    finally:
+        scheduler.close()
+    assert len(results) == 3
+    assert all(item.request != 2 or item.tokens != queued[1] for call in recording.calls for item in call)
+    assert sum(len(call) for call in recording.calls) == 3  # the cancelled chunk never ran
+
+
+def test_close_fails_what_waits_with_a_clear_error(backend, voice):
+    recording = Recording(backend)
+    scheduler = make(recording, max_items=1)
+    recording.gate.clear()
+    futures = scheduler.submit(plan_items(backend, voice, ["One.", "Two."], 1))
+    time.sleep(0.2)
+    threading.Timer(0.3, recording.gate.set).start()
+    scheduler.close()
+    assert len(futures[0].result(timeout=30).wave) > 0  # the batch in progress finishes
+    with pytest.raises(SchedulerClosed, match="shutting down"):
+        futures[1].result(timeout=30)
+    with pytest.raises(SchedulerClosed):
+        scheduler.submit(plan_items(backend, voice, ["After."], 2))
+
+
+def test_cost_model_grows_with_frames_and_pairs():
+    cost = CostModel.for_model(dim=1024, heads=16, element_bytes=2)
+    assert cost.batch_bytes(1, 2000) < cost.batch_bytes(2, 2000) / 2 + 1  # one item: no mask, no pair term
+    assert cost.batch_bytes(8, 2000) > 4 * cost.batch_bytes(2, 2000) - 1
+    assert np.isfinite(cost.batch_bytes(16, 2100))
