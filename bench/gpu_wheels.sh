@@ -36,6 +36,7 @@ pooch==1.9.0                       # librosa
 platformdirs==4.14.7               # pooch
 soxr==1.1.0                        # librosa
 soundfile==0.14.0                  # worker, librosa, f5_tts.api
+lameenc==1.9.0                     # handler.stream_encoder (mp3 streams)
 cffi==2.1.1                        # soundfile, cryptography
 pycparser==3.12                    # cffi
 rjieba==0.2.2                      # f5_tts.model.utils

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import argparse
 import base64
-import io
 import json
 import os
 import sys
 import time
 import urllib.error
 import urllib.request
-import wave
 from dataclasses import dataclass, field
 
 DONE = {"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"}
@@ -116,25 +114,6 @@ def _audio_of(message: dict) -> bytes:
     raise EndpointError(f"the result carries no audio: {sorted(message)}")
 
 
-JOINABLE = ("wav", "pcm")  # MP3/Ogg segments each carry headers that make players stop at the first
-
-
-def join_segments(segments: list[bytes], fmt: str) -> bytes:
-    """One file from stream segments: raw PCM concatenates; WAV segments are re-framed."""
-    if fmt == "wav":
-        out = io.BytesIO()
-        with wave.open(out, "wb") as target:
-            for index, segment in enumerate(segments):
-                with wave.open(io.BytesIO(segment), "rb") as source:
-                    if index == 0:
-                        target.setparams(source.getparams())
-                    target.writeframes(source.readframes(source.getnframes()))
-        return out.getvalue()
-    if fmt == "pcm":
-        return b"".join(segments)
-    raise EndpointError(f"stream segments in {fmt} cannot be joined into one file; stream wav or pcm")
-
-
 def synthesize(
     base_url: str,
     job_input: dict,
@@ -143,19 +122,24 @@ def synthesize(
     mode: str = "runsync",
     timeout: float = 600.0,
     poll_interval: float = 1.0,
+    on_audio=None,
 ) -> Result:
+    """Run one job. In stream mode, `on_audio(bytes)` gets each message's audio as it arrives: the
+    worker keeps one encoder per stream, so those bytes in order are one playable file in any format."""
     endpoint = Endpoint(base_url, api_key)
     deadline = time.monotonic() + timeout
     fmt = job_input.get("format") or job_input.get("response_format") or "wav"
-    if mode == "stream" and fmt not in JOINABLE:
-        raise ValueError(f"streaming to one file needs format wav or pcm, not {fmt}")
     if mode == "stream":
         job_id = endpoint.run({**job_input, "stream": True})
         messages = []
         while True:
             chunk = endpoint.stream(job_id)
             _check(chunk)
-            messages += _messages([item.get("output") for item in chunk.get("stream", [])])
+            fresh = _messages([item.get("output") for item in chunk.get("stream", [])])
+            for message in fresh:
+                if on_audio is not None and "audio_base64" in message:
+                    on_audio(_audio_of(message))
+            messages += fresh
             if chunk.get("status") in DONE:
                 break
             if time.monotonic() > deadline:
@@ -163,7 +147,7 @@ def synthesize(
             time.sleep(poll_interval)
         if not messages or not messages[-1].get("done"):
             raise EndpointError(f"stream of job {job_id} ended without its final message")
-        audio = join_segments([_audio_of(m) for m in messages if "audio_base64" in m], fmt)
+        audio = b"".join(_audio_of(m) for m in messages if "audio_base64" in m)
         return Result(audio, fmt, messages)
     if mode == "runsync":
         job = endpoint.runsync(job_input)
@@ -191,7 +175,7 @@ def main(argv=None) -> int:
     parser.add_argument("--ref-text")
     parser.add_argument("--format", default="wav")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=JSON", help="any other field, e.g. nfe_step=16")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", required=True, help="a file, or - for standard output (play while receiving)")
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args(argv)
 
@@ -206,14 +190,27 @@ def main(argv=None) -> int:
     for item in args.param:
         key, _, value = item.partition("=")
         job_input[key] = json.loads(value)
+    to_stdout = args.out == "-"
+    handle = sys.stdout.buffer if to_stdout else open(args.out, "wb")
+
+    def write(audio: bytes) -> None:  # streamed audio is written as it arrives, so a player can start
+        handle.write(audio)
+        handle.flush()
+
     try:
-        result = synthesize(args.url, job_input, api_key=args.api_key, mode=args.mode, timeout=args.timeout)
+        result = synthesize(args.url, job_input, api_key=args.api_key, mode=args.mode, timeout=args.timeout,
+                            on_audio=write if args.mode == "stream" else None)
+        if args.mode != "stream":
+            write(result.audio)
     except (EndpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    with open(args.out, "wb") as handle:
-        handle.write(result.audio)
-    print(json.dumps({"out": args.out, "bytes": len(result.audio), **result.summary}))
+    finally:
+        if not to_stdout:
+            handle.close()
+    # the summary goes to stderr when the audio goes to stdout
+    print(json.dumps({"out": args.out, "bytes": len(result.audio), **result.summary}),
+          file=sys.stderr if to_stdout else sys.stdout)
     return 0
 
 

@@ -34,7 +34,7 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
 }
 
 
-def _to_int16(wave: np.ndarray) -> np.ndarray:
+def to_int16(wave: np.ndarray) -> np.ndarray:
     clipped = np.clip(np.nan_to_num(np.asarray(wave, dtype=np.float32)), -1.0, 1.0)
     return (clipped * 32767.0).round().astype("<i2")
 
@@ -43,7 +43,7 @@ def encode_audio(wave: np.ndarray, sample_rate: int, fmt: str) -> bytes:
     """Encode a mono float wave in [-1, 1] to the named output format."""
     spec = OUTPUT_FORMATS[fmt]
     if spec.soundfile_format is None:
-        return _to_int16(wave).tobytes()
+        return to_int16(wave).tobytes()
     buffer = io.BytesIO()
     data = np.clip(np.nan_to_num(np.asarray(wave, dtype=np.float32)), -1.0, 1.0)
     sf.write(buffer, data, sample_rate, format=spec.soundfile_format, subtype=spec.subtype)

@@ -29,6 +29,7 @@ from handler.plan import RequestPlan, SynthesisParams, first_chunk_bytes, max_ch
 from handler.scheduler import ItemResult, Scheduler, SchedulerClosed
 from handler.schema import MAX_SEED, TTSRequest, parse_request
 from handler.storage import HOW_TO_CONFIGURE, Uploader
+from handler.stream_encoder import open_stream_encoder
 from handler.text_chunks import chunk_text, normalize_text
 from handler.text_normalize import normalize_for_speech
 from handler.voices import VoiceLibrary, decode_base64_audio
@@ -195,39 +196,54 @@ class Service:
         timer.add("upload", step)
 
     def _stream(self, request, plan, text, timer, started) -> Iterator[dict]:
+        """Audio messages as the chunks finish, then a summary. One encoder serves the whole stream,
+        so the messages' bytes joined in order are one valid file in the format."""
         joiner = CrossfadeJoiner(int(request.cross_fade_duration * SAMPLE_RATE))
         spec = OUTPUT_FORMATS[request.format]
-        index, total_samples = 0, 0
+        encoder = open_stream_encoder(request.format, SAMPLE_RATE)
+        index, total_samples, pending_samples = 0, 0, 0
         first_audio_s = None
 
+        def message(audio: bytes, samples: int) -> dict:
+            nonlocal index, first_audio_s
+            body = {
+                "index": index,
+                "audio_base64": base64.b64encode(audio).decode("ascii"),
+                "format": spec.name,
+                "content_type": spec.content_type,
+                "sample_rate": SAMPLE_RATE,
+                "duration_s": round(samples / SAMPLE_RATE, 3),
+            }
+            if len(json.dumps(body)) >= STREAM_MESSAGE_LIMIT:  # cannot happen at ≤ 5 s; never send one
+                raise DeliveryError("a stream message would exceed RunPod's 1 MB stream limit")
+            index += 1
+            if first_audio_s is None:
+                first_audio_s = time.perf_counter() - started
+            return body
+
         def segments(piece: np.ndarray) -> Iterator[dict]:
-            nonlocal index, total_samples, first_audio_s
+            nonlocal total_samples, pending_samples
             step = int(STREAM_SEGMENT_S * SAMPLE_RATE)
             for start in range(0, len(piece), step):
                 part = piece[start : start + step]
                 began = time.perf_counter()
-                audio = encode_audio(part, SAMPLE_RATE, request.format)
+                audio = encoder.push(part)
                 timer.add("encode", began)
-                message = {
-                    "index": index,
-                    "audio_base64": base64.b64encode(audio).decode("ascii"),
-                    "format": spec.name,
-                    "content_type": spec.content_type,
-                    "sample_rate": SAMPLE_RATE,
-                    "duration_s": round(len(part) / SAMPLE_RATE, 3),
-                }
-                if len(json.dumps(message)) >= STREAM_MESSAGE_LIMIT:  # cannot happen at ≤ 5 s; never send one
-                    raise DeliveryError("a stream message would exceed RunPod's 1 MB stream limit")
-                index += 1
                 total_samples += len(part)
-                if first_audio_s is None:
-                    first_audio_s = time.perf_counter() - started
-                yield message
+                pending_samples += len(part)
+                if audio:  # an encoder may hold samples back until it has a whole page or frame
+                    yield message(audio, pending_samples)
+                    pending_samples = 0
 
         stats: dict = {}
         for wave in self._results(plan, timer, stats):
             yield from segments(joiner.push(self._finish_wave(wave, request)))
         yield from segments(joiner.finish())
+        began = time.perf_counter()
+        audio = encoder.finish()
+        timer.add("encode", began)
+        if audio or pending_samples:
+            yield message(audio, pending_samples)
         timings = _timings(timer, started, total_samples, stats)
         timings["first_audio_s"] = round(first_audio_s or 0.0, 4)
         yield {

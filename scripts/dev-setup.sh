@@ -9,6 +9,9 @@ TORCH="${TORCH:-torch==2.13.0}"
 TORCHAUDIO="${TORCHAUDIO:-torchaudio==2.11.0}"
 PYTHON="${PYTHON:-python3}"
 
+# ffmpeg: the tests decode streamed audio with a decoder other than the one that encoded it
+command -v ffmpeg >/dev/null || { apt-get update -qq && apt-get install -y -qq ffmpeg >/dev/null; }
+
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 pip() { .venv/bin/python -m pip "$@"; }
 pip install -q --upgrade pip
@@ -18,6 +21,7 @@ pip install -q "${index[@]}" "$TORCH"
 pip install -q --no-deps "${index[@]}" "$TORCHAUDIO"  # must not pull in another torch
 pip install -q --no-deps $(grep -E '^f5-tts==' requirements/worker.txt)  # no gradio/wandb/datasets
 pip install -q $(grep -vE '^(#|f5-tts==|$)' requirements/worker.txt) -r requirements/dev.txt -r requirements/bench.txt
+pip install -q $(grep -E '^transformers==' requirements/lock/in/asr.in)  # as the ASR image: tests load a tiny Whisper
 pip install -q --no-deps -e .
 
 # A CPU torch cannot load a CUDA build of torchaudio's extension; without it torchaudio runs its
