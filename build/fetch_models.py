@@ -44,6 +44,16 @@ PRESETS = {
 PINNED_REVISIONS = {
     "SWivid/F5-TTS": "84e5a410d9cead4de2f847e7c9369a6440bdfaca",
     "charactr/vocos-mel-24khz": "0feb3fdd929bcd6649e0e7c5a688cf7dd012ef21",
+    # the hub's main of 2024-10-04, as pinned by several public projects (not checked from here)
+    "openai/whisper-large-v3-turbo": "41f01f3fe87f28c78e2fbf8b568835947dd65ed9",
+}
+# sha256 of files at a given commit, checked on top of the hub's own hash whenever that commit is
+# fetched (LFS sha256 as published by public references, not checked from here: a wrong one fails
+# the build with "does not match its pinned sha256").
+PINNED_SHA256 = {
+    ("openai/whisper-large-v3-turbo", "41f01f3fe87f28c78e2fbf8b568835947dd65ed9"): {
+        "model.safetensors": "542566a422ae4f3fd23f1ba11add198fca01bbf82e66e6a2857b3f608b1eb9d1",  # 1,617,824,864 bytes
+    },
 }
 
 
@@ -51,7 +61,10 @@ def revision_for(repo: str, requested: str) -> str:
     """An explicit revision wins; otherwise the pinned commit, or main for repos with no pin."""
     return requested or PINNED_REVISIONS.get(repo, "main")
 VOCODER_FILES = ("config.yaml", "pytorch_model.bin")
+# Whisper in the hub's transformers layout: every top-level config, tokenizer and safetensors file
+# (not README.md, .gitattributes, or the same weights in other formats), and at least these:
 ASR_PATTERNS = ("*.json", "*.txt", "*.safetensors")
+ASR_REQUIRED = ("config.json", "generation_config.json", "preprocessor_config.json", "tokenizer_config.json")
 SECRET_TOKEN_FILE = Path("/run/secrets/hf_token")
 
 
@@ -103,17 +116,19 @@ class Hub:
                 )
             except Exception as exc:  # noqa: BLE001 - as above
                 raise FetchError(f"{repo}@{commit}: download of {filename} failed: {type(exc).__name__}: {exc}") from None
-            verify(repo, filename, downloaded, sibling, expected.get(filename))
+            pins = (expected.get(filename), PINNED_SHA256.get((repo, commit), {}).get(filename))
+            verify(repo, filename, downloaded, sibling, *pins)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(downloaded), dest)
         print(f"[fetch] {repo}@{commit[:12]} {filename} -> {dest} ({dest.stat().st_size} bytes, verified)", flush=True)
         return {"repo": repo, "revision": commit, "file": filename}
 
 
-def verify(repo: str, filename: str, path: Path, sibling, pinned_sha256: str | None) -> None:
+def verify(repo: str, filename: str, path: Path, sibling, *pinned_sha256: str | None) -> None:
+    pins = [pin for pin in pinned_sha256 if pin]
     size = path.stat().st_size
     lfs = getattr(sibling, "lfs", None)
-    sha256 = sha256_of(path) if lfs is not None or pinned_sha256 else None  # hashed once, used for both checks
+    sha256 = sha256_of(path) if lfs is not None or pins else None  # hashed once, used for every check
     if lfs is not None:
         expected = lfs.sha256 if hasattr(lfs, "sha256") else lfs["sha256"]
         actual = sha256
@@ -127,8 +142,20 @@ def verify(repo: str, filename: str, path: Path, sibling, pinned_sha256: str | N
         raise FetchError(f"{repo}: the hub gave no hash for {filename}; cannot verify it")
     if sibling.size is not None and size != sibling.size:
         raise FetchError(f"{repo}: {filename} is {size} bytes, the hub says {sibling.size}")
-    if pinned_sha256 and sha256 != pinned_sha256:
-        raise FetchError(f"{repo}: {filename} does not match its pinned sha256 {pinned_sha256}")
+    for pin in pins:
+        if sha256 != pin:
+            raise FetchError(f"{repo}: {filename} has sha256 {sha256}, which does not match its pinned sha256 {pin}")
+
+
+def check_asr_files(repo: str, commit: str, files: list[str]) -> None:
+    """A Whisper repo must hold what handler/asr.py loads, before a byte of it is downloaded."""
+    missing = [name for name in ASR_REQUIRED if name not in files]
+    if not any(name.endswith(".safetensors") for name in files):
+        missing.append("*.safetensors (the weights)")
+    if "tokenizer.json" not in files and not {"vocab.json", "merges.txt"} <= set(files):
+        missing.append("tokenizer.json or vocab.json + merges.txt")
+    if missing:
+        raise FetchError(f"{repo}@{commit}: not a Whisper model in transformers layout: missing {', '.join(missing)}")
 
 
 def f5_package_dir() -> Path:
@@ -218,6 +245,7 @@ def fetch_all(args) -> Path:
         from fnmatch import fnmatch
 
         wanted = sorted(f for f in siblings if "/" not in f and any(fnmatch(f, p) for p in ASR_PATTERNS))
+        check_asr_files(args.asr_repo, commit, wanted)
         for filename in wanted:
             dest = out / "whisper" / filename
             sources[dest] = hub.fetch(args.asr_repo, commit, filename, dest, expected)

@@ -139,6 +139,18 @@ def repos_from_model_dir(model_dir: Path, repo_id: str = "test-org/tiny-f5") -> 
     }
 
 
+WHISPER_REPO = "openai/whisper-large-v3-turbo"
+
+
+def whisper_repo(whisper_dir: Path) -> Repo:
+    """A Whisper folder written by tests/random_model.py, as the hub holds openai/whisper-large-v3-turbo:
+    the transformers files at the top level, next to a model card and .gitattributes (never baked)."""
+    files = {path.name: path.read_bytes() for path in sorted(whisper_dir.iterdir()) if path.is_file()}
+    files["README.md"] = b"---\nlicense: mit\n---\n# a tiny random Whisper\n"
+    files[".gitattributes"] = b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
+    return Repo(files=files)
+
+
 def default_layout(repos: dict[str, Repo], repo_id: str = "test-org/tiny-f5") -> dict[str, Repo]:
     """Also publish the checkpoint where the default build looks: SWivid/F5-TTS, F5TTS_v1_Base/."""
     checkpoint = repos[repo_id].files["model.safetensors"]

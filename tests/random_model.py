@@ -102,6 +102,79 @@ def write_random_model(out: Path, size: str = "tiny", seed: int = 0, name: str |
     return out
 
 
+# A tiny random Whisper, saved by transformers in the hub layout of openai/whisper-large-v3-turbo
+# (config.json, generation_config.json, model.safetensors, preprocessor_config.json and the tokenizer
+# files). Its tokenizer is built here, without the hub: byte-level BPE over lowercase letters and
+# space, plus Whisper's special tokens, so whatever it says is text that F5-TTS can speak.
+WHISPER_SPECIAL_TOKENS = (
+    "<|startoftranscript|>", "<|en|>", "<|zh|>", "<|translate|>", "<|transcribe|>",
+    "<|startoflm|>", "<|startofprev|>", "<|nospeech|>", "<|notimestamps|>",
+)
+
+
+def write_tiny_whisper(out: Path, seed: int = 0) -> Path:
+    import json
+    import tempfile
+
+    from transformers import (
+        GenerationConfig,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperProcessor,
+        WhisperTokenizerFast,
+    )
+    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
+
+    out.mkdir(parents=True, exist_ok=True)
+    byte_char = bytes_to_unicode()
+    letters = [byte_char[b] for b in b"abcdefghijklmnopqrstuvwxyz"]
+    space = byte_char[ord(" ")]
+    tokens = [*letters, space, *(space + c for c in letters), "<|endoftext|>"]
+    with tempfile.TemporaryDirectory() as scratch:
+        vocab_file, merges_file, normalizer_file = (Path(scratch) / n for n in ("vocab.json", "merges.txt", "normalizer.json"))
+        vocab_file.write_text(json.dumps({token: i for i, token in enumerate(tokens)}), encoding="utf-8")
+        merges_file.write_text("#version: 0.2\n" + "".join(f"{space} {c}\n" for c in letters), encoding="utf-8")
+        normalizer_file.write_text(json.dumps({"colour": "color"}), encoding="utf-8")
+        tokenizer = WhisperTokenizerFast(
+            vocab_file=str(vocab_file), merges_file=str(merges_file), normalizer_file=str(normalizer_file),
+            additional_special_tokens=list(WHISPER_SPECIAL_TOKENS), pad_token="<|endoftext|>",
+        )
+        WhisperProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=128), tokenizer=tokenizer).save_pretrained(out)
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in ("<|endoftext|>", *WHISPER_SPECIAL_TOKENS)}
+    end, start = ids["<|endoftext|>"], ids["<|startoftranscript|>"]
+    config = WhisperConfig(
+        vocab_size=len(tokenizer), num_mel_bins=128, d_model=16, encoder_layers=1, decoder_layers=1,
+        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
+        max_source_positions=1500, max_target_positions=32,
+        bos_token_id=end, eos_token_id=end, pad_token_id=end, decoder_start_token_id=start,
+        begin_suppress_tokens=None, suppress_tokens=None,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = WhisperForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(  # as the real generation_config.json, cut down
+        bos_token_id=end, eos_token_id=end, pad_token_id=end, decoder_start_token_id=start, max_length=32,
+        is_multilingual=True, lang_to_id={t: ids[t] for t in ("<|en|>", "<|zh|>")},
+        task_to_id={"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]},
+        no_timestamps_token_id=ids["<|notimestamps|>"], prev_sot_token_id=ids["<|startofprev|>"],
+        begin_suppress_tokens=[end], suppress_tokens=[ids[t] for t in WHISPER_SPECIAL_TOKENS],
+    )
+    model.save_pretrained(out)
+    return out
+
+
+def add_tiny_whisper(model_dir: Path, seed: int = 0) -> Path:
+    """Bake a tiny Whisper into a model folder written above: whisper/, listed in manifest.json."""
+    import json
+
+    whisper = write_tiny_whisper(model_dir / "whisper", seed)
+    manifest = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
+    files = [entry for entry in manifest["files"] if not entry["path"].startswith("whisper/")]
+    files += [file_entry(model_dir, p, repo="random-whisper", revision=f"seed-{seed}") for p in sorted(whisper.iterdir())]
+    write_manifest(model_dir, model=manifest["model"], vocoder_dir=manifest["vocoder"]["dir"], asr_dir="whisper", files=files)
+    return model_dir
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path)

@@ -1,19 +1,27 @@
 """build/fetch_models.py against a local stand-in for the Hugging Face hub (no container)."""
 
-import json
+import hashlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import ROOT
-from fake_hub import FakeHub, Repo, repos_from_model_dir
+from fake_hub import WHISPER_REPO, FakeHub, Repo, repos_from_model_dir, whisper_repo
+from random_model import write_tiny_whisper
 
 from handler.manifest import read_manifest, verify_files
 
 
 @pytest.fixture(scope="module")
-def hub_repos(tiny_model_dir):
+def tiny_whisper_dir(tmp_path_factory):
+    return write_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper"))
+
+
+@pytest.fixture(scope="module")
+def hub_repos(tiny_model_dir, tiny_whisper_dir):
     repos = repos_from_model_dir(tiny_model_dir)
+    repos[WHISPER_REPO] = whisper_repo(tiny_whisper_dir)  # the real repo's layout, tiny random weights
     # the default model's real layout: SWivid/F5-TTS → F5TTS_v1_Base/model_1250000.safetensors
     repos["SWivid/F5-TTS"] = Repo(files={"F5TTS_v1_Base/model_1250000.safetensors": repos["test-org/tiny-f5"].files["model.safetensors"]})
     repos["openai/whisper-tiny-fake"] = Repo(
@@ -67,9 +75,9 @@ def test_custom_checkpoint_with_its_own_config_and_vocab_loads(hub_repos, tmp_pa
     assert manifest.arch["dim"] == 64
     import torch
 
-    from handler.engine import Engine
+    from handler.backend import ModelBackend
 
-    Engine.load(manifest, torch.device("cpu"), torch.float32)  # the fetched folder is what the worker loads
+    ModelBackend.load(manifest, torch.device("cpu"), torch.float32)  # the fetched folder is what the worker loads
 
 
 def test_a_file_whose_hash_does_not_match_is_refused(hub_repos, tmp_path):
@@ -112,13 +120,75 @@ def test_errors_name_what_is_wrong(hub_repos, tmp_path, args, needle):
     assert result.returncode == 1 and needle in result.stderr, result.stderr
 
 
-def test_asr_files_are_baked_when_asked(hub_repos, tmp_path):
+WHISPER_PIN = "41f01f3fe87f28c78e2fbf8b568835947dd65ed9"
+WHISPER_FILES = [
+    "added_tokens.json", "config.json", "generation_config.json", "merges.txt", "model.safetensors", "normalizer.json",
+    "preprocessor_config.json", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json", "vocab.json",
+]
+
+
+def test_whisper_is_fetched_at_its_pin_verified_and_loads_offline(hub_repos, tmp_path):
     hub = FakeHub(hub_repos)
     try:
-        result = fetch(hub, tmp_path / "m", "--asr", "1", "--asr-repo", "openai/whisper-tiny-fake")
+        result = fetch(hub, tmp_path / "m", "--asr", "1")
     finally:
         hub.stop()
     assert result.returncode == 0, result.stderr
-    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
-    assert manifest["asr"] == {"dir": "whisper"}
-    assert sorted(p.name for p in (tmp_path / "m" / "whisper").iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert f"/api/models/{WHISPER_REPO}/revision/{WHISPER_PIN}" in hub.paths  # the pin, not main
+    manifest = read_manifest(tmp_path / "m")
+    assert manifest.asr_dir == (tmp_path / "m" / "whisper").resolve()
+    # the transformers files only: not the model card nor .gitattributes
+    assert sorted(p.name for p in manifest.asr_dir.iterdir()) == WHISPER_FILES
+    entries = [entry for entry in manifest.files if entry["path"].startswith("whisper/")]
+    repo = hub_repos[WHISPER_REPO]
+    assert sorted(entry["file"] for entry in entries) == WHISPER_FILES
+    for entry in entries:  # each file recorded with its repo, resolved commit and sha256
+        assert entry["repo"] == WHISPER_REPO and entry["revision"] == repo.commit
+        assert entry["sha256"] == hashlib.sha256(repo.files[entry["file"]]).hexdigest()
+    assert verify_files(manifest, check_hashes=True) > 0
+    import torch
+
+    from handler.asr import load_transcriber
+
+    transcribe = load_transcriber(manifest.asr_dir, torch.device("cpu"))  # what the fetch wrote is what loads
+    assert isinstance(transcribe(np.zeros(24_000, dtype=np.float32)), str)
+
+
+def test_the_pinned_whisper_weights_must_match_their_published_sha256(hub_repos, tmp_path):
+    # the hub answers the pinned commit itself, but with other weights: the pinned sha256 refuses them
+    repo = hub_repos[WHISPER_REPO]
+    hub = FakeHub({**hub_repos, WHISPER_REPO: Repo(files=repo.files, commit=WHISPER_PIN)})
+    try:
+        result = fetch(hub, tmp_path / "m", "--asr", "1")
+    finally:
+        hub.stop()
+    assert result.returncode == 1
+    [line] = [text for text in result.stderr.splitlines() if text.startswith("[fetch] FAILED")]
+    assert f"{WHISPER_REPO}: model.safetensors has sha256 {hashlib.sha256(repo.files['model.safetensors']).hexdigest()}" in line
+    assert "does not match its pinned sha256 542566a422ae4f3fd23f1ba11add198fca01bbf82e66e6a2857b3f608b1eb9d1" in line
+
+
+def test_a_whisper_file_whose_hash_does_not_match_is_refused(hub_repos, tmp_path):
+    repo = hub_repos[WHISPER_REPO]
+    hub = FakeHub({**hub_repos, WHISPER_REPO: Repo(files=repo.files, lie_about={"model.safetensors"})})
+    try:
+        result = fetch(hub, tmp_path / "m", "--asr", "1")
+    finally:
+        hub.stop()
+    assert result.returncode == 1 and f"{WHISPER_REPO}: model.safetensors has sha256" in result.stderr, result.stderr
+
+
+def test_a_repo_that_is_not_whisper_is_refused_before_any_download(hub_repos, tmp_path):
+    not_whisper = Repo(files={"config.json": b"{}", "model.safetensors": b"x" * 4096, "sub/ignored.bin": b"y"})
+    hub = FakeHub({**hub_repos, "someone/not-whisper": not_whisper})
+    try:
+        result = fetch(hub, tmp_path / "m", "--asr", "1", "--asr-repo", "someone/not-whisper")
+    finally:
+        hub.stop()
+    assert result.returncode == 1
+    [line] = [text for text in result.stderr.splitlines() if text.startswith("[fetch] FAILED")]
+    assert line == (
+        f"[fetch] FAILED: someone/not-whisper@{not_whisper.commit}: not a Whisper model in transformers layout: missing "
+        "generation_config.json, preprocessor_config.json, tokenizer_config.json, tokenizer.json or vocab.json + merges.txt"
+    )
+    assert not any(path.startswith("/someone/not-whisper/resolve/") for path in hub.paths)

@@ -3,6 +3,7 @@ the container with its network off. Needs root (podman); scripts/podman-setup.sh
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import time
@@ -10,8 +11,9 @@ import uuid
 
 import pytest
 import soundfile as sf
-from conftest import ROOT
-from fake_hub import FakeHub, repos_from_model_dir
+from conftest import ROOT, speechlike, wav_bytes
+from fake_hub import WHISPER_REPO, FakeHub, repos_from_model_dir, whisper_repo
+from random_model import write_tiny_whisper
 
 pytestmark = pytest.mark.image
 TOKEN = "hf_test_token_" + uuid.uuid4().hex
@@ -37,17 +39,24 @@ def build(tag, hub, *extra, token_file=None):
 
 
 @pytest.fixture(scope="module")
-def hub(tiny_model_dir):
-    server = FakeHub(repos_from_model_dir(tiny_model_dir))
+def hub(tiny_model_dir, tmp_path_factory):
+    repos = repos_from_model_dir(tiny_model_dir)
+    # a tiny random Whisper where BAKE_ASR=1 looks for it, in that repo's real layout
+    repos[WHISPER_REPO] = whisper_repo(write_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper")))
+    server = FakeHub(repos)
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def image(hub, tmp_path_factory):
+def podman_ready():
     for script in ("podman-setup.sh", "base-image.sh"):
         done = sh("bash", str(ROOT / "scripts" / script), timeout=900)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def image(podman_ready, hub, tmp_path_factory):
     token_file = tmp_path_factory.mktemp("secret") / "hf_token"
     token_file.write_text(TOKEN)
     tag = f"localhost/f5-tts-test:{uuid.uuid4().hex[:8]}"
@@ -154,3 +163,32 @@ def test_a_hub_file_with_the_wrong_hash_fails_the_build(image, hub):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "[fetch] FAILED: charactr/vocos-mel-24khz: pytorch_model.bin has sha256" in output
+
+
+@pytest.fixture(scope="module")
+def asr_image(podman_ready, hub):
+    """The image with BAKE_ASR=1 (its own venv with transformers, Whisper in /models/whisper): built
+    only by the tests that ask for it, and removed after them."""
+    tag = f"localhost/f5-tts-test:asr-{uuid.uuid4().hex[:8]}"
+    started = time.monotonic()
+    result = build(tag, hub, "--build-arg", "BAKE_ASR=1")
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    print(f"ASR image built in {time.monotonic() - started:.0f} s")
+    yield tag
+    sh(*PODMAN, "rmi", "-f", tag)
+    sh(*PODMAN, "image", "prune", "-f")
+
+
+def test_asr_image_transcribes_a_reference_sent_without_ref_text_offline(asr_image, hub, tmp_path):
+    assert f"/api/models/{WHISPER_REPO}/revision/41f01f3fe87f28c78e2fbf8b568835947dd65ed9" in hub.paths  # the pin
+    tmp_path.chmod(0o777)
+    reference = base64.b64encode(wav_bytes(speechlike(2.0, rate=16_000), 16_000)).decode()
+    job = {"input": {"text": "A voice nobody transcribed.", "ref_audio": reference, "format": "wav", "nfe_step": 4, "seed": 3}}
+    result = run(asr_image, "--test_input", json.dumps(job), "--save_audio", "/out/job.wav",
+                 env=["F5_REQUIRE_GPU=0"], volumes=[f"{tmp_path}:/out"])
+    assert result.returncode == 0, result.stderr[-4000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("[startup]")]
+    assert any(line.startswith("[startup] asr ok in ") and "dir=whisper" in line for line in lines), lines
+    assert any(line.startswith("[startup] voices ok") and "asr=True" in line for line in lines), lines
+    audio, rate = sf.read(tmp_path / "job.wav")
+    assert rate == 24000 and len(audio) > 0.3 * rate
