@@ -5,7 +5,10 @@
   python -m handler --test_input '{...}' --save_audio out.wav   ... and write its audio to a file
   python -m handler --rp_serve_api           the SDK's local HTTP API (/runsync, /run, /status, /stream)
   python -m handler --check                  self-check: verify hashes, load, synthesise, exit 0/1
+  python -m handler say "Text" -o out.wav    synthesise to a file (handler/say.py; --help for options)
+  python -m handler serve                    the HTTP server: OpenAI-style /v1/audio/speech, /ping (also F5_MODE=http)
 
+F5_HANDLER=stream|plain picks the handler shape on the platform and with --rp_serve_api (see worker.py).
 Any failure before the worker is ready prints one `[startup] FAILED ...` line and exits with code 1.
 """
 
@@ -59,8 +62,17 @@ def _save(result: dict, path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["say"]:  # the local command that writes a file
+        from handler.say import main as say_main
+
+        sys.exit(say_main(args[1:]))
+    if args[:1] == ["serve"] or (not args and os.environ.get("F5_MODE", "").strip().lower() == "http"):
+        from handler.http_serve import main as serve_main  # the HTTP server (RunPod load-balancing endpoints)
+
+        sys.exit(serve_main(args[1:]))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    own, rest = _own_arguments(sys.argv[1:] if argv is None else argv)
+    own, rest = _own_arguments(args)
     started = time.perf_counter()
     try:
         from handler.config import Settings
@@ -90,25 +102,29 @@ def main(argv: list[str] | None = None) -> None:
 
     from handler.worker import Worker
 
-    sdk_config: dict = {
-        "return_aggregate_stream": True,
-        "concurrency_modifier": lambda _current: settings.concurrency,
-    }
+    sdk_config: dict = {"concurrency_modifier": lambda _current: service.concurrency}
     worker = Worker(service, sdk_config)
+    plain = settings.handler_mode == "plain"
     local_single_job = not _on_platform() and "--rp_serve_api" not in rest
     if local_single_job:
+        one_job = worker.result_handler if plain else worker.plain_handler
         if own.save_audio:
 
             async def handler(job: dict) -> dict:
-                result = await worker.plain_handler(job)
+                result = await one_job(job)
                 if "error" not in result:
                     _save(result, own.save_audio)
                 return result
 
         else:
-            handler = worker.plain_handler
+            handler = one_job
     else:
-        handler = worker.stream_handler
+        if plain:  # a coroutine: /runsync answers the result object, nothing is posted to the stream route
+            handler = worker.result_handler
+        else:  # an async generator: stream: true works, /runsync answers the list of messages
+            handler = worker.stream_handler
+            sdk_config["return_aggregate_stream"] = True
+        say(f"handler {settings.handler_mode} (F5_HANDLER)")
 
         def model_ready() -> None:
             if service.broken:

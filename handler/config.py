@@ -7,7 +7,7 @@ names the variable, so a mistyped template fails at start with one clear line.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from handler.errors import StartupError
@@ -80,6 +80,11 @@ class Settings:
     default_voice: str
     presign_expiry_s: int
     handler_mode: str = "stream"  # F5_HANDLER: stream (generator, /runsync answers a list) | plain (one result object)
+    # HTTP mode (`python -m handler serve`, F5_MODE=http): see handler/http_serve.py
+    http_port: int = 8000  # PORT
+    http_health_port: int = 0  # PORT_HEALTH; 0: the same port as PORT
+    http_max_inflight: int = 0  # F5_HTTP_MAX_INFLIGHT; 0: 2 x the worker's concurrency
+    api_key: str = field(default="", repr=False)  # F5_API_KEY: optional bearer token; never logged
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> Settings:
@@ -107,4 +112,8 @@ class Settings:
             default_voice=_text(env, "F5_DEFAULT_VOICE", "en"),
             presign_expiry_s=_int(env, "F5_PRESIGN_EXPIRY", 3600, 60, 7 * 24 * 3600),
             handler_mode=_choice(env, "F5_HANDLER", "stream", ("stream", "plain")),
+            http_port=_int(env, "PORT", 8000, 1, 65535),
+            http_health_port=_int(env, "PORT_HEALTH", 0, 0, 65535),
+            http_max_inflight=_int(env, "F5_HTTP_MAX_INFLIGHT", 0, 0, 10_000),
+            api_key=env.get("F5_API_KEY", "").strip(),
         )

@@ -1,13 +1,17 @@
 """The RunPod glue: turn Service messages into SDK handler results. Thin on purpose.
 
-Two handler shapes, because the SDK fixes the shape when the worker starts:
-- `stream_handler`, an async generator, for the platform and for `--rp_serve_api`: it yields each
-  message; `return_aggregate_stream=True` makes `/run` and `/runsync` return the list of all
-  messages (a plain request yields exactly one: the result).
-- `plain_handler` for `--test_input` / test_input.json, whose local runner does not iterate
-  generators: it returns the result (or `{"stream": [...]}`) as one dict.
+The SDK fixes a handler's shape when the worker starts (it asks `inspect.isasyncgenfunction`), not
+per job, so one handler cannot answer both shapes. `F5_HANDLER` picks one for the platform and for
+`--rp_serve_api`:
+- `stream` (default): `stream_handler`, an async generator. It yields each message;
+  `return_aggregate_stream=True` makes `/run` and `/runsync` return the list of all messages (a plain
+  request yields exactly one: the result), and every message is also posted to the stream route.
+- `plain`: `result_handler`, a coroutine. `/run` and `/runsync` return the result object itself and
+  nothing goes to the stream route; a request with `"stream": true` is refused with an error.
+`plain_handler` serves `--test_input` / test_input.json, whose local runner does not iterate
+generators: it returns the result (or `{"stream": [...]}`) as one dict.
 Blocking work runs in threads, so several jobs can download, encode and upload at once while the
-engine's lock keeps one batch on the GPU at a time.
+scheduler keeps the GPU to one batch at a time.
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 _END = object()
+
+STREAM_REFUSED = (
+    "stream: true needs a streaming worker, and this endpoint runs with F5_HANDLER=plain; "
+    "deploy with F5_HANDLER=stream (the default) to stream, or send the request without stream"
+)
 
 
 class Worker:
@@ -49,3 +58,10 @@ class Worker:
         if len(messages) == 1:
             return messages[0]
         return {"stream": messages}
+
+    async def result_handler(self, job: dict) -> dict[str, Any]:
+        """F5_HANDLER=plain: one result object per job; streaming requests are refused up front."""
+        job_input = job.get("input")
+        if isinstance(job_input, dict) and job_input.get("stream") is True:
+            return {"error": STREAM_REFUSED}  # before any work: the caller's request cannot be served here
+        return await self.plain_handler(job)

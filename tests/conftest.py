@@ -98,7 +98,8 @@ def api(tiny_model_dir):
     process = subprocess.Popen(
         [sys.executable, "-m", "handler", "--rp_serve_api", "--rp_api_port", str(port), "--rp_api_concurrency", "1"],
         cwd=ROOT,
-        env=worker_env(tiny_model_dir, F5_CONCURRENCY="4"),
+        # batches of up to 4 on CPU too, so that concurrent jobs share model calls as on a GPU
+        env=worker_env(tiny_model_dir, F5_CONCURRENCY="4", F5_MAX_BATCH="4"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -125,10 +126,10 @@ class FaultyBackend:
         raise self._fault()
 
 
-def service_with_scheduler(service, backend=None, settings=None, voices=None, uploader=None):
+def service_with_scheduler(service, backend=None, settings=None, voices=None, uploader=None, max_items=1):
     """A Service sharing the loaded model, with a scheduler of its own (over `backend` if given)."""
     from handler.scheduler import BatchBounds, CostModel, Scheduler
     from handler.service import Service
 
-    scheduler = Scheduler(backend or service.backend, BatchBounds(1, float("inf"), 64), CostModel(0, 0))
+    scheduler = Scheduler(backend or service.backend, BatchBounds(max_items, float("inf"), 64), CostModel(0, 0))
     return Service(settings or service.settings, service.backend, scheduler, voices or service.voices, uploader)

@@ -7,6 +7,7 @@ import pytest
 from conftest import ROOT
 
 from handler.config import Settings
+from handler.errors import StartupError
 from handler.schema import parse_request
 
 HUB = json.loads((ROOT / ".runpod" / "hub.json").read_text())
@@ -17,6 +18,7 @@ SETTING_OF = {  # hub env key → the Settings field it feeds
     "F5_DEFAULT_VOICE": "default_voice", "F5_MAX_TEXT_CHARS": "max_text_chars", "F5_MAX_BATCH": "max_batch",
     "F5_CONCURRENCY": "concurrency", "F5_DTYPE": "dtype", "F5_VERIFY_HASHES": "verify_hashes",
     "F5_INLINE_MAX_BYTES": "inline_max_bytes", "F5_REF_MAX_SECONDS": "ref_max_seconds", "F5_URL_TIMEOUT": "url_timeout_s",
+    "F5_HANDLER": "handler_mode", "F5_BATCH_MEMORY_GB": "batch_memory_gb",
 }
 
 
@@ -61,3 +63,12 @@ def test_every_hub_test_input_runs(service):
 def test_the_hub_handler_entry_point_runs_the_worker():
     text = (ROOT / ".runpod" / "handler.py").read_text()
     assert "from handler.__main__ import main" in text
+
+
+def test_the_handler_setting_offers_exactly_the_two_shapes():
+    [item] = [e for e in HUB["config"]["env"] if e["key"] == "F5_HANDLER"]
+    assert {o["value"] for o in item["input"]["options"]} == {"stream", "plain"}
+    assert DEFAULTS.handler_mode == "stream"  # the default keeps stream: true working
+    assert Settings.from_env({"F5_HANDLER": " Plain "}).handler_mode == "plain"
+    with pytest.raises(StartupError, match="F5_HANDLER='generator' is not one of stream, plain"):
+        Settings.from_env({"F5_HANDLER": "generator"})

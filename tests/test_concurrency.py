@@ -1,0 +1,74 @@
+"""Concurrent requests through one Service: their chunks share model calls, and each request still
+gets exactly its own audio, the same as alone (compared on the waveform, up to float rounding)."""
+
+import base64
+import threading
+
+import numpy as np
+import pytest
+from conftest import service_with_scheduler, speechlike, wav_bytes
+
+REQUESTS = [
+    {"text": "The first request speaks with the default voice.", "seed": 1},
+    {"text": "A second one, with a voice of its own, and a stronger guidance.", "seed": 2, "cfg_strength": 3.0,
+     "ref_audio": base64.b64encode(wav_bytes(speechlike(2.5, seed=5), 24000)).decode(), "ref_text": "Its own voice."},
+    {"text": "Third. It is short, but it has two sentences.", "seed": 3, "cfg_strength": 1.0, "speed": 1.4},
+    {"text": "The fourth request has a longer text than the others, long enough to take two chunks when the "
+             "reference leaves little room, and a fixed duration too.", "seed": 4, "fix_duration": 9.0,
+     "ref_audio": base64.b64encode(wav_bytes(speechlike(7.0, seed=6), 24000)).decode(),
+     "ref_text": "A long reference clip, spoken slowly."},
+    {"text": "Fifth and last.", "seed": 5, "cfg_strength": 0.0},
+]
+
+
+def pcm(service, request) -> tuple[np.ndarray, dict]:
+    messages = list(service.messages({**request, "format": "pcm", "nfe_step": 4}))
+    assert len(messages) == 1 and "audio_base64" in messages[0], messages
+    return np.frombuffer(base64.b64decode(messages[0]["audio_base64"]), "<i2").astype(np.int32), messages[0]
+
+
+def concurrently(service, requests) -> list[tuple[np.ndarray, dict]]:
+    results: list = [None] * len(requests)
+    start = threading.Barrier(len(requests))
+
+    def run(index):
+        start.wait()
+        results[index] = pcm(service, requests[index])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    return results
+
+
+@pytest.fixture(scope="module")
+def batching(service):
+    return service_with_scheduler(service, max_items=8)
+
+
+@pytest.fixture(scope="module")
+def alone(service):
+    return [pcm(service, request) for request in REQUESTS]  # the shared test service: one item per call
+
+
+def test_concurrent_requests_share_calls_and_each_gets_its_own_audio(batching, alone):
+    together = concurrently(batching, REQUESTS)
+    assert max(result["timings"]["batched_with"] for _, result in together) >= 2
+    for (wave, result), (expected, solo) in zip(together, alone, strict=True):
+        assert solo["timings"]["batched_with"] == 1
+        assert result["seed"] == solo["seed"] and len(wave) == len(expected)
+        assert np.max(np.abs(wave - expected)) <= 2  # 16-bit rounding of float error, nothing more
+
+
+def test_the_same_request_in_different_company_gives_the_same_audio(batching, alone):
+    other_company = concurrently(batching, [REQUESTS[0], *REQUESTS[2:4]])
+    assert np.max(np.abs(other_company[0][0] - alone[0][0])) <= 2
+    assert np.max(np.abs(other_company[1][0] - alone[2][0])) <= 2
+
+
+def test_fix_duration_holds_when_chunks_run_in_different_batches(batching, alone):
+    wave, result = alone[3]
+    assert result["chunks"] >= 2
+    assert abs(len(wave) / 24000 - (9.0 - 7.0)) < 0.1  # the request's 9 s include its 7 s reference
