@@ -43,8 +43,9 @@ FIRST_CHUNK_S = 3.0  # a stream's first chunk: about this much speech, so the fi
 
 class Service:
     def __init__(self, settings, backend: ModelBackend, scheduler: Scheduler, voices: VoiceLibrary,
-                 uploader: Uploader | None):
+                 uploader: Uploader | None, concurrency: int = 1):
         self.settings = settings
+        self.concurrency = concurrency  # requests served at once (the SDK's concurrency_modifier)
         self.backend = backend
         self.scheduler = scheduler
         self.voices = voices
@@ -71,8 +72,14 @@ class Service:
                 yield {"error": f"internal error: {type(exc).__name__}: {exc}"}
 
     def warmup(self) -> dict:
-        """One real synthesis through the full path, so the first request pays no first-call costs."""
+        """Real syntheses through the full path, so the first request pays no first-call costs: one
+        alone (no attention mask) and, where calls are batched, two at once (the masked path)."""
         result = list(self._run({"text": "Warm up the model.", "seed": 0}, "warmup"))[-1]
+        if self.scheduler.bounds.max_items > 1:
+            plan = RequestPlan(self.backend, self.voices.preset(self.settings.default_voice),
+                               ["Warm up.", "Warm up the batch."], SynthesisParams(seed=0), request=0)
+            for future in self.scheduler.submit(plan.items()):
+                future.result()
         return result["timings"]
 
     # ---- steps -----------------------------------------------------------------------------------

@@ -98,15 +98,19 @@ def build_service(settings: Settings, verify_hashes: bool | None = None):
 
         manifest = read_manifest(settings.model_dir)
         check = settings.verify_hashes if verify_hashes is None else verify_hashes
-        total = verify_files(manifest, check_hashes=check)
+        # the checkpoint's sha256 is checked in the model step, from the bytes it loads: one read
+        total = verify_files(manifest, check_hashes=check, defer=(manifest.checkpoint,))
         details.update(model=manifest.model_name, files=len(manifest.files), mb=f"{total / 1e6:.1f}", sha256=check)
 
     with step("model") as details:
         from handler.backend import ModelBackend
 
+        checkpoint = manifest.entry_for(manifest.checkpoint) or {}
+        hashed = manifest.checkpoint in manifest.pending_sha256
         backend = ModelBackend.load(manifest, device, dtype)
         params = sum(p.numel() for p in backend.model.parameters())
-        details.update(params_m=f"{params / 1e6:.1f}", vocab=len(backend.vocab_char_map))
+        details.update(params_m=f"{params / 1e6:.1f}", vocab=len(backend.vocab_char_map),
+                       checkpoint=checkpoint.get("dtype", "as-published"), sha256=hashed)
 
     with step("scheduler") as details:
         from handler.scheduler import Scheduler, cost_model, default_bounds
@@ -144,8 +148,7 @@ def build_service(settings: Settings, verify_hashes: bool | None = None):
 
     from handler.service import Service
 
-    service = Service(settings, backend, scheduler, voices, uploader)
-    service.concurrency = concurrency
+    service = Service(settings, backend, scheduler, voices, uploader, concurrency)
     if settings.warmup:
         with step("warmup") as details:
             timings = service.warmup()

@@ -72,3 +72,16 @@ def test_fix_duration_holds_when_chunks_run_in_different_batches(batching, alone
     wave, result = alone[3]
     assert result["chunks"] >= 2
     assert abs(len(wave) / 24000 - (9.0 - 7.0)) < 0.1  # the request's 9 s include its 7 s reference
+
+
+def test_warm_up_runs_the_batched_path_too_where_calls_are_batched(tiny_model_dir):
+    from conftest import make_settings
+
+    from handler.startup import build_service
+
+    batched = build_service(make_settings(tiny_model_dir, F5_MAX_BATCH="2", F5_CONCURRENCY="3"))
+    try:
+        assert (2, 1) in batched.scheduler.recent_batches  # two items of one request in one masked call
+        assert batched.concurrency == 3 and batched.scheduler.bounds.max_items == 2
+    finally:
+        batched.scheduler.close()
