@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import os
 import socket
@@ -24,6 +25,17 @@ from random_model import write_random_model  # noqa: E402
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     return write_random_model(tmp_path_factory.mktemp("tiny-model"), "tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def backend(tiny_model_dir):
+    """The tiny model loaded on CPU in float32, shared by the backend, scheduler and parity tests."""
+    import torch
+
+    from handler.backend import ModelBackend
+    from handler.manifest import read_manifest
+
+    return ModelBackend.load(read_manifest(tiny_model_dir), torch.device("cpu"), torch.float32)
 
 
 def worker_env(model_dir: Path, **extra: str) -> dict[str, str]:
@@ -91,15 +103,14 @@ class LocalApi(str):
     pid: int
 
 
-@pytest.fixture(scope="session")
-def api(tiny_model_dir):
+@contextlib.contextmanager
+def local_api(model_dir: Path, **env: str):
     """The worker behind the RunPod SDK's local API server (--rp_serve_api), over real HTTP."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "handler", "--rp_serve_api", "--rp_api_port", str(port), "--rp_api_concurrency", "1"],
         cwd=ROOT,
-        # batches of up to 4 on CPU too, so that concurrent jobs share model calls as on a GPU
-        env=worker_env(tiny_model_dir, F5_CONCURRENCY="4", F5_MAX_BATCH="4"),
+        env=worker_env(model_dir, **env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -111,6 +122,13 @@ def api(tiny_model_dir):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def api(tiny_model_dir):
+    # batches of up to 4 on CPU too, so that concurrent jobs share model calls as on a GPU
+    with local_api(tiny_model_dir, F5_CONCURRENCY="4", F5_MAX_BATCH="4") as url:
+        yield url
 
 
 class FaultyBackend:

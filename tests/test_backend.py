@@ -5,14 +5,7 @@ import pytest
 import torch
 from conftest import speechlike
 
-from handler.backend import ModelBackend
-from handler.manifest import read_manifest
 from handler.plan import RequestPlan, SynthesisParams
-
-
-@pytest.fixture(scope="module")
-def backend(tiny_model_dir):
-    return ModelBackend.load(read_manifest(tiny_model_dir), torch.device("cpu"), torch.float32)
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,8 @@ import torch
 from conftest import speechlike
 from upstream import utils_infer
 
-from handler.backend import SAMPLE_RATE, ModelBackend
+from handler.backend import SAMPLE_RATE
 from handler.crossfade import crossfade_join
-from handler.manifest import read_manifest
 from handler.plan import RequestPlan, SynthesisParams, max_chunk_bytes
 from handler.scheduler import BatchBounds, CostModel, Scheduler
 from handler.text_chunks import chunk_text
@@ -30,11 +29,6 @@ TEXTS = {
     "zh": "突然，身边一阵笑声。我看着他们，意气风发地挺直了胸膛，甩了甩那稍显肉感的双臂。",
 }
 ATOL = 2e-5  # float32 on CPU: batching changes the order of a few reductions, nothing more
-
-
-@pytest.fixture(scope="module")
-def backend(tiny_model_dir):
-    return ModelBackend.load(read_manifest(tiny_model_dir), torch.device("cpu"), torch.float32)
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,8 @@ import pytest
 import torch
 from conftest import speechlike
 
-from handler.backend import ModelBackend
-from handler.manifest import read_manifest
 from handler.plan import RequestPlan, SynthesisParams
 from handler.scheduler import BatchBounds, CostModel, Scheduler, SchedulerClosed
-
-
-@pytest.fixture(scope="module")
-def backend(tiny_model_dir):
-    return ModelBackend.load(read_manifest(tiny_model_dir), torch.device("cpu"), torch.float32)
 
 
 @pytest.fixture(scope="module")
