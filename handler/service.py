@@ -142,16 +142,17 @@ class Service:
     def _finish_wave(self, wave: np.ndarray, request: TTSRequest) -> np.ndarray:
         return audio_dsp.shorten_silences(wave, SAMPLE_RATE) if request.remove_silence else wave
 
-    def _results(self, plan: RequestPlan, timer: StageTimer, stats: dict) -> Iterator[np.ndarray]:
-        """Each chunk's wave, in order, as soon as it exists. The first chunk goes to the scheduler
-        alone (so it is not held up by the rest), then all the others at once (so they can share
-        model calls with each other and with other requests)."""
-        futures = self.scheduler.submit([plan.item(0)])
+    def _results(self, plan: RequestPlan, timer: StageTimer, stats: dict, first_alone: bool) -> Iterator[np.ndarray]:
+        """Each chunk's wave, in order, as soon as it exists. A stream sends its first chunk to the
+        scheduler alone (so nothing holds it up) and the others the moment it is done; otherwise all
+        chunks go at once, so that they can share model calls with each other and other requests."""
+        count = len(plan.chunks)
+        futures = self.scheduler.submit(plan.items(0, 1 if first_alone else count))
         try:
-            for index in range(len(plan.chunks)):
-                if index == 1:
-                    futures += self.scheduler.submit(plan.items(1))
+            for index in range(count):
                 result: ItemResult = futures[index].result()
+                if len(futures) < count:
+                    futures += self.scheduler.submit(plan.items(len(futures)))
                 _account(result, timer, stats)
                 yield result.wave
         finally:
@@ -160,7 +161,7 @@ class Service:
 
     def _whole(self, request, plan, text, timer, started, job_id) -> dict:
         stats: dict = {}
-        waves = list(self._results(plan, timer, stats))
+        waves = list(self._results(plan, timer, stats, first_alone=False))
         wave = crossfade_join(waves, int(request.cross_fade_duration * SAMPLE_RATE))
         wave = self._finish_wave(wave, request)
         step = time.perf_counter()
@@ -243,7 +244,7 @@ class Service:
                     pending_samples = 0
 
         stats: dict = {}
-        for wave in self._results(plan, timer, stats):
+        for wave in self._results(plan, timer, stats, first_alone=True):
             yield from segments(joiner.push(self._finish_wave(wave, request)))
         yield from segments(joiner.finish())
         began = time.perf_counter()
