@@ -86,10 +86,6 @@ class Item:
         """Items of one group can share a sampling call: the same time grid and the same passes."""
         return (self.nfe_step, self.sway_sampling_coef, self.cfg_strength < NO_CFG_BELOW)
 
-    @property
-    def padded_cost(self) -> int:
-        return self.frames
-
 
 def resolve_device(requested: str) -> torch.device:
     if requested == "cuda" or (requested == "auto" and torch.cuda.is_available()):
@@ -105,14 +101,29 @@ def resolve_dtype(requested: str, device: torch.device) -> torch.dtype:
     return torch.float32
 
 
-def _read_checkpoint(path, device: torch.device, use_ema: bool) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+def _read_checkpoint(path, device: torch.device, use_ema: bool, sha256: str | None = None) -> dict[str, torch.Tensor]:
+    """The model's weights from a checkpoint (safetensors or torch .pt), in the dtype stored there.
 
-        state = load_file(str(path), device=str(device))
+    The file is read once: with `sha256` given, the bytes read are hashed and checked before they are
+    parsed, so start-up never reads the checkpoint twice (once to verify it, once to load it)."""
+    import hashlib
+    import io
+
+    data = path.read_bytes()
+    if sha256 is not None:
+        from handler.manifest import sha256_matches
+
+        sha256_matches(path, hashlib.sha256(data).hexdigest(), sha256)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load
+
+        state = load(data)
+        if device.type != "cpu":
+            state = {key: value.to(device) for key, value in state.items()}
         state = {"ema_model_state_dict": state} if use_ema else {"model_state_dict": state}
     else:
-        state = torch.load(str(path), map_location=device, weights_only=True)
+        state = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
+    del data
     if use_ema:
         weights = {
             key.removeprefix("ema_model."): value
@@ -183,8 +194,15 @@ class ModelBackend:
             odeint_kwargs=dict(method="euler"),
             vocab_char_map=vocab_char_map,
         )
-        model.load_state_dict(_read_checkpoint(manifest.checkpoint, torch.device("cpu"), manifest.use_ema))
-        model = model.to(device=device, dtype=dtype).eval()
+        # read once (hashed from the same bytes when the manifest step left the hash to this read),
+        # then copied into a model already in its dtype: a float16 checkpoint lands in float16 on a
+        # GPU unchanged, and in float32 on a CPU
+        weights = _read_checkpoint(manifest.checkpoint, torch.device("cpu"), manifest.use_ema,
+                                   manifest.pending_sha256.pop(manifest.checkpoint, None))
+        model = model.to(dtype=dtype)
+        model.load_state_dict(weights)
+        del weights
+        model = model.to(device=device).eval()
         enable_padding_mask(model)
         vocoder = load_vocoder(manifest.vocoder_dir, device)
         return cls(model, vocoder, vocab_char_map, device, dtype, f5)

@@ -1,0 +1,447 @@
+"""The HTTP front door for RunPod load-balancing endpoints: an OpenAI-compatible speech API.
+
+A thin adapter over `Service.messages` (the same contract, validation, scheduler and encoders as the
+queue worker): it maps OpenAI's field names and defaults onto a request, runs the service's blocking
+generator in threads, and sends the audio bytes of its stream messages as they come (chunked).
+Start-up, the ports, signals and the drain live in handler/http_serve.py.
+
+Routes: GET /ping (RunPod's health check), POST /v1/audio/speech, GET /v1/models, GET /v1/audio/voices.
+Errors are OpenAI-style JSON, `{"error": {"message", "type", "param", "code"}}`: 4xx for what the
+caller can fix, 5xx only for faults of the worker itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import itertools
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+log = logging.getLogger("handler.http")
+
+MAX_SEED = 2**31 - 1  # handler.schema.MAX_SEED (not imported: this module stays free of the engine's imports)
+SUPPORTED_FORMATS = ("mp3", "opus", "flac", "wav", "pcm", "ogg")
+OPENAI_DEFAULT_FORMAT = "mp3"  # what OpenAI's API answers when response_format is not given
+RETRY_AFTER_BUSY_S = 1
+RETRY_AFTER_STARTING_S = 5
+_END = object()
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, message: str, code: str | None = None, param: str | None = None, headers: dict | None = None
+    ):
+        super().__init__(message)
+        self.status, self.message, self.code, self.param, self.headers = status, message, code, param, headers
+
+
+class StreamAborted(Exception):
+    """Raised inside a response body that already started: the connection is cut (no final chunk), so
+    the client sees an incomplete response, never a truncated file that looks complete."""
+
+
+class Inflight:
+    """Requests being served (admitted and not yet finished or closed); thread-safe."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return self._count
+
+    def try_acquire(self) -> bool:
+        with self._lock:
+            if self._count >= self.limit:
+                return False
+            self._count += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._count -= 1
+
+
+class HttpState:
+    """What the routes need, set by handler/http_serve.py as the worker starts, serves and stops."""
+
+    def __init__(self, api_key: str = ""):
+        self.phase = "starting"  # starting | ready | failed | draining
+        self.reason = ""
+        self.service = None
+        self.model_name = "f5-tts"
+        self.inflight = Inflight(0)
+        self.executor: ThreadPoolExecutor | None = None
+        self.on_broken: Callable[[str], None] = lambda reason: None
+        self._api_key = api_key.encode()
+        self._ids = itertools.count(1)
+
+    def ready(self, service, max_inflight: int, model_name: str) -> None:
+        self.service, self.model_name = service, model_name
+        self.inflight = Inflight(max_inflight)
+        # one thread per request in flight steps its generator, plus spares; never the loop's default pool
+        self.executor = ThreadPoolExecutor(max_workers=max_inflight + 4, thread_name_prefix="f5-http")
+        self.phase = "ready"
+
+    def authorized(self, request: Request) -> bool:
+        if not self._api_key:
+            return True
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self._api_key)
+
+    def next_id(self) -> str:
+        return f"http-{next(self._ids)}"
+
+
+# ---- errors ------------------------------------------------------------------------------------------
+_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    429: "rate_limit_error",
+}
+_PARAM = re.compile(r"^invalid input: (?:unknown field '([\w.]+)'|([\w.]+): )")
+_OPENAI_NAME = {"text": "input", "format": "response_format"}
+
+
+def error_response(
+    status: int, message: str, code: str | None = None, param: str | None = None, headers: dict | None = None
+) -> JSONResponse:
+    kind = _TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _service_error(message: dict) -> ApiError:
+    """A service error message as an HTTP error: 4xx for the request, 5xx for the worker."""
+    text = str(message["error"])
+    if message.get("refresh_worker") or text.startswith("this worker is being replaced"):
+        return ApiError(503, text, "worker_failed")
+    if text.startswith("the worker is shutting down"):
+        return ApiError(503, text, "shutting_down", headers={"Retry-After": str(RETRY_AFTER_BUSY_S)})
+    if text.startswith("internal error"):
+        return ApiError(500, text, "internal_error")
+    match = _PARAM.match(text)
+    param = (match.group(1) or match.group(2)).split(".")[0] if match else None
+    return ApiError(400, text, "invalid_request", _OPENAI_NAME.get(param, param))
+
+
+# ---- the request, OpenAI names onto the worker contract --------------------------------------------------
+def to_job(body: Any) -> dict:
+    """The worker request for an OpenAI-style body. The contract itself (handler.schema) validates it;
+    this only maps OpenAI's defaults and the fields that only make sense over HTTP."""
+    if not isinstance(body, dict):
+        raise ApiError(400, f"the body must be a JSON object with at least 'input', not {type(body).__name__}")
+    job = dict(body)
+    fmt = job.get("response_format", job.get("format"))
+    if isinstance(fmt, str) and fmt.strip().lower() == "aac":
+        raise ApiError(
+            400,
+            "response_format 'aac' is not supported: this server cannot encode AAC; "
+            f"use one of {', '.join(SUPPORTED_FORMATS)}",
+            "unsupported_format",
+            "response_format",
+        )
+    if "response_format" not in job and "format" not in job:
+        job["response_format"] = OPENAI_DEFAULT_FORMAT
+    stream_format = job.pop("stream_format", None)
+    if stream_format not in (None, "audio"):
+        raise ApiError(
+            400,
+            f"stream_format {stream_format!r} is not supported; the audio bytes are streamed as "
+            "they are made (stream_format 'audio')",
+            "unsupported_stream_format",
+            "stream_format",
+        )
+    job.pop("instructions", None)  # OpenAI's style prompt: F5-TTS takes its style from the reference voice
+    if isinstance(job.get("stream", False), bool):
+        job["stream"] = True  # the answer is always sent as it is made
+    if job.get("seed") is None:  # chosen here so that the X-Seed header can carry it
+        job["seed"] = secrets.randbelow(MAX_SEED + 1)
+    return job
+
+
+# ---- the service's blocking generator, stepped in threads ---------------------------------------------------
+class ServiceStream:
+    """One request's `Service.messages` generator. Steps run in the executor, one at a time; `close()`
+    returns at once and closes the generator in a thread after any step in progress, which cancels the
+    request's chunks still waiting in the scheduler; then the request's slot is released."""
+
+    def __init__(self, messages: Iterator[dict], executor: ThreadPoolExecutor, on_closed: Callable[[], None]):
+        self._messages, self._executor, self._on_closed = messages, executor, on_closed
+        self._lock = threading.Lock()
+        self._closing = False
+
+    def _step(self) -> Any:
+        with self._lock:
+            if self._closing:
+                return _END
+            return next(self._messages, _END)
+
+    async def next(self) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._step)
+
+    def _close(self) -> None:
+        try:
+            with self._lock:
+                self._messages.close()
+        finally:
+            self._on_closed()
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        threading.Thread(target=self._close, name="f5-http-close", daemon=True).start()
+
+
+# ---- routes ---------------------------------------------------------------------------------------------
+def _gate(state: HttpState, request: Request) -> None:
+    if state.phase == "starting":
+        raise ApiError(
+            503,
+            "the worker is starting; retry shortly",
+            "starting",
+            headers={"Retry-After": str(RETRY_AFTER_STARTING_S)},
+        )
+    if state.phase != "ready":
+        raise ApiError(
+            503,
+            f"the worker is not taking requests ({state.phase}); retry on another worker",
+            state.phase,
+            headers={"Retry-After": str(RETRY_AFTER_BUSY_S)},
+        )
+    if not state.authorized(request):
+        raise ApiError(
+            401,
+            "missing or wrong API key: send 'Authorization: Bearer <F5_API_KEY>'",
+            "invalid_api_key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    # any content type is read as JSON: `curl -d` sends form-urlencoded by default
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"the body is {declared} bytes, over the {limit}-byte limit", "body_too_large")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"the body is over the {limit}-byte limit", "body_too_large")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(
+            400, f"the body is not valid JSON ({exc}); send a JSON object with at least 'input'", "invalid_json"
+        ) from None
+
+
+def create_app(state: HttpState, max_body_bytes: int = 40_000_000) -> Starlette:
+    async def ping(request: Request) -> Response:
+        return _ping(state)
+
+    async def models(request: Request) -> Response:
+        _gate(state, request)
+        created = 0
+        data = [
+            {"id": name, "object": "model", "created": created, "owned_by": "f5-tts"}
+            for name in dict.fromkeys([state.model_name, "f5-tts", "tts-1", "tts-1-hd"])
+        ]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def voices(request: Request) -> Response:
+        _gate(state, request)
+        presets = state.service.voices.presets
+        default = state.service.settings.default_voice
+        data = [
+            {
+                "id": name,
+                "object": "voice",
+                "name": name,
+                "language": getattr(presets[name], "language", ""),
+                "default": name == default,
+            }
+            for name in sorted(presets)
+        ]
+        return JSONResponse({"object": "list", "data": data, "voices": sorted(presets), "default": default})
+
+    async def speech(request: Request) -> Response:
+        _gate(state, request)
+        job = to_job(await _read_json(request, max_body_bytes))
+        if not state.inflight.try_acquire():
+            raise ApiError(
+                429,
+                f"the worker is busy ({state.inflight.limit} requests in flight); retry shortly",
+                "rate_limit_exceeded",
+                headers={"Retry-After": str(RETRY_AFTER_BUSY_S)},
+            )
+        job_id = state.next_id()
+        started = time.perf_counter()
+        stream = ServiceStream(state.service.messages(job, job_id), state.executor, state.inflight.release)
+        try:
+            first = await stream.next()
+        except BaseException:
+            stream.close()
+            raise
+        if first is _END or "error" in first:
+            stream.close()
+            if first is _END:
+                raise ApiError(500, "internal error: the service returned no audio", "internal_error")
+            _check_broken(state, first)
+            raise _service_error(first)
+        headers = {"X-Seed": str(job["seed"]), "X-Request-Id": job_id, "Cache-Control": "no-store"}
+        return _AudioStream(
+            stream, _body(state, stream, first, job_id, started), media_type=first["content_type"], headers=headers
+        )
+
+    async def on_api_error(request: Request, exc: ApiError) -> Response:
+        return error_response(exc.status, exc.message, exc.code, exc.param, exc.headers)
+
+    async def on_http_error(request: Request, exc: HTTPException) -> Response:
+        message = {
+            404: f"no route {request.url.path}; see /v1/audio/speech, /v1/models, /v1/audio/voices, /ping",
+            405: f"{request.method} is not allowed on {request.url.path}",
+        }.get(exc.status_code, str(exc.detail))
+        return error_response(
+            exc.status_code,
+            message,
+            {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code),
+            headers=getattr(exc, "headers", None),
+        )
+
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        log.error("internal error on %s", request.url.path, exc_info=exc)
+        return error_response(500, f"internal error: {type(exc).__name__}", "internal_error")
+
+    routes = [
+        Route("/ping", ping, methods=["GET"]),
+        Route("/v1/audio/speech", speech, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/audio/voices", voices, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes, exception_handlers={ApiError: on_api_error, HTTPException: on_http_error, Exception: on_crash}
+    )
+    return _AbortOnStreamError(app)
+
+
+def create_health_app(state: HttpState) -> Starlette:
+    """Only /ping, for a separate PORT_HEALTH."""
+
+    async def ping(request: Request) -> Response:
+        return _ping(state)
+
+    return Starlette(routes=[Route("/ping", ping, methods=["GET"])])
+
+
+def _ping(state: HttpState) -> Response:
+    if state.phase == "starting":
+        return Response(status_code=204)
+    if state.phase == "ready" and not getattr(state.service, "broken", None):
+        return JSONResponse({"status": "ready", "in_flight": state.inflight.count})
+    return JSONResponse(
+        {"status": state.phase if state.phase != "ready" else "failed", "reason": state.reason}, status_code=503
+    )
+
+
+def _check_broken(state: HttpState, message: dict) -> None:
+    if message.get("refresh_worker") or getattr(state.service, "broken", None):
+        state.on_broken(str(message.get("error", "")))
+
+
+async def _body(
+    state: HttpState, stream: ServiceStream, message: Any, job_id: str, started: float
+) -> AsyncIterator[bytes]:
+    """The audio bytes of each stream message, in order, as each arrives. Closing (the client went
+    away: starlette cancels this generator) closes the service's generator, so its work stops."""
+    sent = 0
+    first_byte_s = None
+    try:
+        while True:
+            if message is _END:
+                raise StreamAborted("the service's stream ended without its final message")
+            if "error" in message:
+                _check_broken(state, message)
+                raise StreamAborted(message["error"])
+            if message.get("done"):
+                timings = message.get("timings", {})
+                log.info(
+                    "%s done status=200 seed=%s format=%s duration_s=%s bytes=%d first_byte_s=%.3f total_s=%.3f "
+                    "first_audio_s=%s model_s=%s batched_with=%s",
+                    job_id,
+                    message.get("seed"),
+                    message.get("format"),
+                    message.get("duration_s"),
+                    sent,
+                    first_byte_s or 0.0,
+                    time.perf_counter() - started,
+                    timings.get("first_audio_s"),
+                    timings.get("model_s"),
+                    timings.get("batched_with"),
+                )
+                return
+            if "audio_base64" in message:
+                audio = base64.b64decode(message["audio_base64"])
+                sent += len(audio)
+                if first_byte_s is None:
+                    first_byte_s = time.perf_counter() - started
+                yield audio
+            message = await stream.next()
+    except (asyncio.CancelledError, GeneratorExit):
+        log.info("%s stopped: the client went away after %d bytes", job_id, sent)
+        raise
+    finally:
+        stream.close()
+
+
+class _AudioStream(StreamingResponse):
+    """A streamed answer that closes its service stream however the response ends (done, client gone,
+    error), not only when the body generator happens to be finalised."""
+
+    def __init__(self, stream: ServiceStream, content: AsyncIterator[bytes], **kwargs):
+        super().__init__(content, **kwargs)
+        self._stream = stream
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._stream.close()
+
+
+class _AbortOnStreamError:
+    """Cuts the connection of a response whose body fails after it started (uvicorn closes a connection
+    whose app returned without completing the response), with one log line instead of a traceback."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await self.app(scope, receive, send)
+        except StreamAborted as exc:
+            log.error("stream aborted after the response started: %s", exc)
