@@ -78,8 +78,8 @@ F5_UNUSED = {
     "bitsandbytes", "datasets", "ema-pytorch", "gradio", "tomli", "torchcodec", "transformers-stream-generator",
     "unidecode", "wandb",
 }  # fmt: skip
-# Named in requirements/worker.txt but imported only by the RunPod glue (handler/__main__.py), not by the benchmark.
-WORKER_GLUE = {"runpod"}
+# Named in requirements/worker.txt but imported only by the RunPod glue and the HTTP mode, not by the benchmark.
+WORKER_GLUE = {"runpod", "uvicorn", "starlette"}  # the RunPod glue and the HTTP mode
 
 
 def pins(path: Path) -> dict[str, str]:
