@@ -45,32 +45,33 @@ LONG = " ".join(
 )
 
 
-def upstream_model(manifest):
-    """Upstream's F5TTS object, holding the same weights, built the way its __init__ would."""
+def upstream_model(manifest, device: str = "cpu"):
+    """Upstream's F5TTS object, holding the same weights, built the way its __init__ would.
+
+    Upstream's code is imported through tests/upstream.py (the same import the parity tests use);
+    `torchaudio.load` reads WAV through soundfile (no torchcodec on a CPU torch 2.11)."""
     import soundfile as sf
     import torch
     import torchaudio
+    from upstream import utils_infer as upstream_utils_infer
 
     from handler.f5_modules import load_f5_modules
-
-    f5 = load_f5_modules()
-    package = sys.modules["f5_tts.model"]  # the bare package; give it what `from f5_tts.model import` needs
-    package.CFM, package.DiT, package.UNetT = f5.CFM, f5.backbones["DiT"], f5.backbones["UNetT"]
 
     def load_wav(path, *args, **kwargs):
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
         return torch.from_numpy(data.T.copy()), rate
 
     torchaudio.load = load_wav
+    utils_infer = upstream_utils_infer()
     from f5_tts.api import F5TTS
-    from f5_tts.infer import utils_infer
 
+    f5 = load_f5_modules()
     model = F5TTS.__new__(F5TTS)
     model.mel_spec_type, model.target_sample_rate = "vocos", 24000
-    model.ode_method, model.use_ema, model.device = "euler", True, "cpu"
-    model.vocoder = utils_infer.load_vocoder("vocos", True, str(manifest.vocoder_dir), "cpu")
+    model.ode_method, model.use_ema, model.device = "euler", True, device
+    model.vocoder = utils_infer.load_vocoder("vocos", True, str(manifest.vocoder_dir), device)
     model.ema_model = utils_infer.load_model(
-        f5.backbones[manifest.backbone], manifest.arch, str(manifest.checkpoint), "vocos", str(manifest.vocab), device="cpu"
+        f5.backbones[manifest.backbone], manifest.arch, str(manifest.checkpoint), "vocos", str(manifest.vocab), device=device
     )
     return model, utils_infer
 

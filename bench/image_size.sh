@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Image size: this project's image (default F5TTS_v1_Base build, with a random checkpoint of the real
-# size served by a local stand-in for the hub) next to a naive single-stage `pip install f5-tts`
-# image of the same base. Prints both totals and the largest layers, then removes both images.
+# Image size: this project's two images (default F5TTS_v1_Base build, CUDA 12.8 and CUDA 13 variants,
+# with a random checkpoint of the real size served by a local stand-in for the hub) next to a naive
+# single-stage `pip install f5-tts` image of the same base. Prints the totals, the largest layers and
+# how long each build took, then removes the images. NAIVE=0 leaves the naive image out.
 #   bash bench/image_size.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,13 +10,18 @@ podman() { command podman --runtime runc "$@"; }
 bash scripts/podman-setup.sh >/dev/null
 bash scripts/base-image.sh >/dev/null
 work="$(mktemp -d /var/tmp/imgsize.XXXXXX)"
-trap 'kill "$hub_pid" 2>/dev/null || true; rm -rf "$work"; podman rmi -f localhost/f5-size:ours localhost/f5-size:naive >/dev/null 2>&1 || true' EXIT
+trap 'kill "$hub_pid" 2>/dev/null || true; rm -rf "$work"; podman rmi -f localhost/f5-size:ours localhost/f5-size:cu13 localhost/f5-size:naive >/dev/null 2>&1 || true' EXIT
 .venv/bin/python tests/random_model.py "$work/model" --size full >/dev/null
 .venv/bin/python tests/fake_hub.py "$work/model" 18556 > "$work/hub.log" 2>&1 &
 hub_pid=$!
 sleep 3
-bash scripts/build-image.sh localhost/f5-size:ours --build-arg HF_ENDPOINT=http://127.0.0.1:18556 >/dev/null
-podman build --runtime runc --network host -t localhost/f5-size:naive -f bench/naive.Dockerfile bench >/dev/null
+timed() { local started=$SECONDS; "$@" >/dev/null; echo "$((SECONDS - started))"; }
+ours_s=$(timed bash scripts/build-image.sh localhost/f5-size:ours --build-arg HF_ENDPOINT=http://127.0.0.1:18556)
+cu13_s=$(timed bash scripts/build-image.sh localhost/f5-size:cu13 --build-arg HF_ENDPOINT=http://127.0.0.1:18556 \
+  --build-arg TORCH_VERSION=2.11.0)
+if [ "${NAIVE:-1}" = "1" ]; then
+  naive_s=$(timed podman build --runtime runc --network host -t localhost/f5-size:naive -f bench/naive.Dockerfile bench)
+fi
 report() {
   echo "### $1: $(podman image inspect --format '{{.Size}}' "$2" | awk '{printf "%.2f GB", $1/1e9}')"
   echo
@@ -30,5 +36,16 @@ report() {
 }
 echo "Measured on $(date -u +%Y-%m-%d) on $(nproc) cores, podman $(podman --version | awk '{print $3}')"
 echo
-report "this project (F5TTS_v1_Base-size checkpoint baked)" localhost/f5-size:ours
-report "naive single stage: pip install f5-tts (no weights)" localhost/f5-size:naive
+echo "Build times (layer cache as found): default ${ours_s} s, cu13 ${cu13_s} s, naive ${naive_s:-not built} s"
+echo
+report "this project, default: torch 2.8.0, CUDA 12.8 (F5TTS_v1_Base-size checkpoint baked)" localhost/f5-size:ours
+report "this project, -cu13: torch 2.11.0, CUDA 13.0 (same checkpoint)" localhost/f5-size:cu13
+for tag in ours cu13; do
+  echo "venv of $tag, largest folders (du -sm):"
+  podman run --rm --network none --entrypoint sh "localhost/f5-size:$tag" -c \
+    'du -sm /opt/venv /models/f5/* /opt/venv/lib/python3.11/site-packages/* 2>/dev/null | sort -rn | head -12'
+  echo
+done
+if [ "${NAIVE:-1}" = "1" ]; then
+  report "naive single stage: pip install f5-tts (no weights)" localhost/f5-size:naive
+fi

@@ -74,10 +74,10 @@ class Service:
     def warmup(self) -> dict:
         """Real syntheses through the full path, so the first request pays no first-call costs: one
         alone (no attention mask) and, where calls are batched, two at once (the masked path)."""
-        result = list(self._run({"text": "Warm up the model.", "seed": 0}, "warmup"))[-1]
+        result = list(self._run({"text": "Warm up the model.", "seed": 0, "nfe_step": 8}, "warmup"))[-1]
         if self.scheduler.bounds.max_items > 1:
             plan = RequestPlan(self.backend, self.voices.preset(self.settings.default_voice),
-                               ["Warm up.", "Warm up the batch."], SynthesisParams(seed=0), request=0)
+                               ["Warm up.", "Warm up the batch."], SynthesisParams(nfe_step=8, seed=0), request=0)
             for future in self.scheduler.submit(plan.items()):
                 future.result()
         return result["timings"]

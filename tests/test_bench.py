@@ -23,3 +23,41 @@ def test_cpu_benchmark_quick_mode(tmp_path):
     long = cases["long multi-chunk text"]["audio_s"]
     assert abs(long["ours"] - long["upstream"]) / long["upstream"] < 0.05
     assert "| case | ours (s) |" in result.stdout
+
+
+def test_gpu_benchmark_quick_mode(tmp_path):
+    """bench/gpu_bench.py --quick: the GPU benchmark's own code on CPU with the tiny model, every section."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "gpu_bench.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "gpu_bench.json").read_text())
+    for section in ("startup", "latency", "first_audio", "concurrency", "memory", "dtypes"):
+        assert "error" not in report[section], (section, report[section])
+    # the worker's own start-up lines were parsed, one figure per step
+    assert {"versions", "manifest", "model", "voices", "warmup"} <= set(report["startup"]["worker_steps_s"])
+    assert report["startup"]["upstream_load_s"] > 0
+    # three text lengths, ours and upstream, the paragraph in several chunks
+    rows = {row["text"]: row for row in report["latency"]}
+    assert set(rows) == {"sentence", "about 150 chars", "paragraph"}
+    assert rows["paragraph"]["ours"]["chunks"] > 1
+    for row in rows.values():
+        assert row["ours"]["p50_s"] > 0 and row["upstream"]["p50_s"] > 0 and row["ours"]["rtf"] > 0
+        # the same text makes about as much audio on both sides
+        assert abs(row["ours"]["audio_s"] - row["upstream"]["audio_s"]) / row["upstream"]["audio_s"] < 0.05
+    first = report["first_audio"]
+    assert 0 < first["ours"]["first_audio_s"] < first["ours"]["total_s"]
+    assert 0 < first["upstream"]["first_audio_s"] <= first["upstream"]["total_s"]
+    assert first["ours"]["chunks"] > 1
+    # concurrency 1 and 2, batched (bound 2 in quick mode) and one at a time
+    levels = report["concurrency"]["levels"]
+    assert [row["concurrent"] for row in levels] == [1, 2]
+    assert all(row["one_at_a_time"]["max_batched_with"] == 1 for row in levels)
+    assert all(row["batched"]["requests"] == row["concurrent"] for row in levels)
+    # the scheduler's memory estimate is reported per batch size (measured only on CUDA)
+    assert [row["items"] for row in report["memory"]] == [1, 2]
+    assert all(row["estimated_bytes"] > 0 for row in report["memory"])
+    assert [row["dtype"] for row in report["dtypes"]] == ["float32"]
+    tables = (tmp_path / "gpu_bench.md").read_text()
+    assert "| text | nfe |" in tables and "| concurrent | mode |" in tables and "not rendered" not in tables
