@@ -1,5 +1,6 @@
 # F5-TTS RunPod serverless worker: everything baked in.
-# Stages: python-base → deps (locked venv) → weights (verified model files) → runtime (slim).
+# Stages: python-base → deps (locked venv) → weights (verified model files) → baked (the checkpoint
+# in float16, converted on the deps venv) → runtime (slim).
 # Buildable by Docker BuildKit and by buildah/podman 4.x: no heredocs in RUN, no COPY --link.
 # Build arguments are documented in README.md ("Build your own image").
 
@@ -71,14 +72,26 @@ RUN --mount=type=secret,id=hf_token \
       --custom-repo "$CUSTOM_REPO" --custom-checkpoint "$CUSTOM_CHECKPOINT" \
       --custom-vocab "$CUSTOM_VOCAB" --custom-config "$CUSTOM_CONFIG" \
       --vocoder-repo "$VOCODER_REPO" --vocoder-revision "$VOCODER_REVISION" \
-      --asr "$BAKE_ASR" --asr-repo "$ASR_REPO" --asr-revision "$ASR_REVISION"
+      --asr "$BAKE_ASR" --asr-repo "$ASR_REPO" --asr-revision "$ASR_REVISION" \
+      --checkpoint-dtype float32
+
+# ---- baked: the checkpoint's EMA weights in float16 (half the bytes to pull and read) -------------
+# Converted from the verified download with the worker's own torch; the manifest keeps the source
+# file's sha256 next to the baked one's. KEEP_FP32=1 bakes the downloaded file unchanged.
+FROM deps AS baked
+COPY --from=weights /models /models
+COPY handler/__init__.py handler/errors.py handler/manifest.py /opt/fetch-code/handler/
+COPY build/fetch_models.py /opt/fetch-code/build/
+ARG KEEP_FP32=0
+RUN if [ "$KEEP_FP32" = "1" ]; then echo "KEEP_FP32=1: the checkpoint stays as published"; \
+    else /opt/venv/bin/python /opt/fetch-code/build/fetch_models.py --out /models --halve-existing; fi
 
 # ---- runtime: the venv, the weights, the code; no compilers, no pip, no network at run time --------
 FROM python-base AS runtime
 RUN groupadd --gid 10001 worker \
  && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin worker
 COPY --from=deps /opt/venv /opt/venv
-COPY --from=weights /models /models
+COPY --from=baked /models /models
 COPY handler/ /app/handler/
 COPY test_input.json /app/test_input.json
 ENV PATH=/opt/venv/bin:$PATH \

@@ -13,6 +13,12 @@ Runs in the Dockerfile's weights stage (and anywhere else, to fill a local model
   unless a custom one is named.
 - A token, when needed, is read from the build secret file /run/secrets/hf_token (never a build
   argument), or HF_TOKEN.
+- The checkpoint's EMA weights are then written in float16 (safetensors, the key names the worker
+  reads, `ema_model.` prefix kept), from the verified bytes; the manifest lists the baked file with
+  its own sha256 and, under `source`, the downloaded file's path, size and sha256.
+  `--checkpoint-dtype float32` keeps the downloaded file as it is (the Dockerfile's KEEP_FP32=1).
+  The conversion needs torch and safetensors: in the Dockerfile it runs in a stage of its own, on
+  the worker's venv (`--halve-existing`), so the weights stage stays free of torch.
 - Any error ends the build with one line that names the repo and file.
 """
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -31,7 +38,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from handler.manifest import file_entry, sha256_of, write_manifest
+from handler.manifest import MANIFEST_NAME, file_entry, sha256_of, write_manifest
 
 # Upstream checkpoints: (repo, file in repo), and the commit each repo is pinned to by default.
 # The pins were taken from public references; they could not be checked from this project's
@@ -147,6 +154,93 @@ def verify(repo: str, filename: str, path: Path, sibling, *pinned_sha256: str | 
             raise FetchError(f"{repo}: {filename} has sha256 {sha256}, which does not match its pinned sha256 {pin}")
 
 
+HALF = "float16"
+EMA_BOOKKEEPING = ("initted", "step")
+# buffers that old checkpoints stored and the worker recomputes (see handler/backend.py)
+RECOMPUTED = ("transformer.mel_spec.mel_stft.mel_scale.fb", "mel_spec.mel_stft.mel_scale.fb",
+              "mel_spec.mel_stft.spectrogram.window")
+
+
+def half_name(source: Path) -> str:
+    return source.name.removesuffix(source.suffix) + ".fp16.safetensors"
+
+
+def ema_weights_half(data: bytes, suffix: str, label: str) -> dict:
+    """The EMA weights of a checkpoint's bytes, floating point ones in float16, named as the worker
+    reads them (`ema_model.<module path>`). Refuses values that float16 cannot hold."""
+    import torch
+
+    if suffix == ".safetensors":
+        from safetensors.torch import load
+
+        ema = load(data)
+    else:
+        import io
+
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or "ema_model_state_dict" not in state:
+            raise FetchError(f"{label}: a .pt checkpoint without ema_model_state_dict; build with KEEP_FP32=1 to bake it as it is")
+        ema = state["ema_model_state_dict"]
+    out = {}
+    for key, value in ema.items():
+        name = key.removeprefix("ema_model.")
+        if name in EMA_BOOKKEEPING or name in RECOMPUTED:
+            continue
+        if value.is_floating_point() and value.dtype != torch.float16:
+            half = value.to(torch.float16)
+            if not bool(torch.isfinite(half).all()) and bool(torch.isfinite(value).all()):
+                raise FetchError(f"{label}: tensor {key} has values beyond float16's range; build with KEEP_FP32=1")
+            value = half
+        out["ema_model." + name] = value.contiguous()
+    if not out:
+        raise FetchError(f"{label}: no weights found in the checkpoint")
+    return out
+
+
+def halve_checkpoint(out: Path) -> Path:
+    """Rewrite the checkpoint of a fetched folder in float16, in place, and update manifest.json.
+
+    The downloaded file is read once: hashed against the manifest (which holds the hash the hub
+    vouched for), parsed from the same bytes, converted, and deleted once the baked file is written."""
+    import hashlib
+
+    manifest_path = out / MANIFEST_NAME
+    data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    relative = data["model"]["checkpoint"]
+    [entry] = [item for item in data["files"] if item["path"] == relative]
+    if entry.get("dtype") == HALF:
+        raise FetchError(f"{relative} is already float16")
+    source = out / relative
+    label = f"{entry.get('repo', '')}: {entry.get('file', relative)}"
+    raw = source.read_bytes()
+    actual = hashlib.sha256(raw).hexdigest()
+    if actual != entry["sha256"]:
+        raise FetchError(f"{label} has sha256 {actual}, the manifest says {entry['sha256']}: refusing to convert it")
+    weights = ema_weights_half(raw, source.suffix, label)
+    del raw
+    from safetensors.torch import save
+
+    # one metadata entry: safetensors writes several in no fixed order, and the same source must
+    # give the same bytes (a reproducible layer)
+    baked = save(weights, metadata={"source_sha256": actual})
+    del weights
+    target = source.with_name(half_name(source))
+    target.write_bytes(baked)
+    baked_sha256 = hashlib.sha256(baked).hexdigest()
+    source.unlink()
+    new_relative = target.relative_to(out).as_posix()
+    entry.update(
+        path=new_relative, size=len(baked), sha256=baked_sha256, dtype=HALF,
+        source={"path": relative, "size": entry["size"], "sha256": actual},
+    )
+    data["model"]["checkpoint"] = new_relative
+    write_manifest(out, model=data["model"], vocoder_dir=data["vocoder"]["dir"],
+                   asr_dir=(data.get("asr") or {}).get("dir"), files=data["files"])
+    print(f"[fetch] {relative} ({entry['source']['size']} bytes, sha256 {actual[:12]}) -> {new_relative} "
+          f"({len(baked)} bytes, float16, sha256 {baked_sha256[:12]})", flush=True)
+    return target
+
+
 def check_asr_files(repo: str, commit: str, files: list[str]) -> None:
     """A Whisper repo must hold what handler/asr.py loads, before a byte of it is downloaded."""
     missing = [name for name in ASR_REQUIRED if name not in files]
@@ -192,6 +286,10 @@ def parse_args(argv=None):
     parser.add_argument("--asr-repo", default="openai/whisper-large-v3-turbo")
     parser.add_argument("--asr-revision", default="")
     parser.add_argument("--expect-sha256", action="append", default=[], metavar="FILE=SHA256")
+    parser.add_argument("--checkpoint-dtype", choices=(HALF, "float32"), default=HALF,
+                        help="float16: bake the EMA weights in float16 (needs torch); float32: the file as published")
+    parser.add_argument("--halve-existing", action="store_true",
+                        help="only convert the checkpoint of the folder --out, fetched before with --checkpoint-dtype float32")
     return parser.parse_args(argv)
 
 
@@ -267,6 +365,9 @@ def fetch_all(args) -> Path:
         asr_dir=asr_dir,
         files=files,
     )
+    if args.checkpoint_dtype == HALF:
+        halve_checkpoint(out)
+        files = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))["files"]
     total = sum(entry["size"] for entry in files)
     print(f"[fetch] wrote {out / 'manifest.json'}: {len(files)} files, {total / 1e6:.1f} MB", flush=True)
     return out
@@ -279,8 +380,12 @@ def _f5_version() -> str:
 
 
 def main(argv=None) -> int:
+    args = parse_args(argv)
     try:
-        fetch_all(parse_args(argv))
+        if args.halve_existing:
+            halve_checkpoint(args.out)
+        else:
+            fetch_all(args)
     except FetchError as exc:
         print(f"[fetch] FAILED: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -105,19 +105,51 @@ def _read_checkpoint(path, device: torch.device, use_ema: bool, sha256: str | No
     """The model's weights from a checkpoint (safetensors or torch .pt), in the dtype stored there.
 
     The file is read once: with `sha256` given, the bytes read are hashed and checked before they are
-    parsed, so start-up never reads the checkpoint twice (once to verify it, once to load it)."""
+    parsed, so start-up never reads the checkpoint twice (once to verify it, once to load it). A
+    safetensors file's tensors are views of that one mapping (no copy before the model's own); its
+    header is checked as the safetensors library checks it (offsets contiguous, inside the file)."""
     import hashlib
     import io
+    import json
+    import mmap
+    import os
 
-    data = path.read_bytes()
+    # one private mapping of the file: the hash reads it, the tensors are views of it (copy-on-write,
+    # so writable for torch, and never written); no buffer the size of the file is allocated
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        data = mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_COPY) if size else bytearray()
+    view = memoryview(data)
     if sha256 is not None:
         from handler.manifest import sha256_matches
 
-        sha256_matches(path, hashlib.sha256(data).hexdigest(), sha256)
+        sha256_matches(path, hashlib.sha256(view).hexdigest(), sha256)
     if path.suffix == ".safetensors":
-        from safetensors.torch import load
-
-        state = load(data)
+        dtypes = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+                  "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
+                  "U8": torch.uint8, "BOOL": torch.bool}
+        try:
+            length = int.from_bytes(view[:8], "little")
+            header = json.loads(bytes(view[8 : 8 + length]))
+            header.pop("__metadata__", None)
+            base, state, end = 8 + length, {}, 0
+            for key, info in sorted(header.items(), key=lambda item: item[1]["data_offsets"]):
+                dtype, (start, stop) = dtypes[info["dtype"]], info["data_offsets"]
+                count = stop - start
+                if start != end or base + stop > len(data) or count != torch.Size(info["shape"]).numel() * dtype.itemsize:
+                    raise ValueError(f"tensor {key}: data offsets {start}..{stop} do not fit the file")
+                end = stop
+                if count == 0:
+                    tensor = torch.empty(0, dtype=dtype)
+                elif (base + start) % dtype.itemsize:  # unaligned (the format pads, but be safe): a copy
+                    tensor = torch.frombuffer(bytearray(view[base + start : base + stop]), dtype=dtype)
+                else:
+                    tensor = torch.frombuffer(data, dtype=dtype, count=count // dtype.itemsize, offset=base + start)
+                state[key] = tensor.reshape(info["shape"])
+            if base + end != len(data):
+                raise ValueError(f"{len(data) - base - end} bytes after the last tensor")
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"{path}: not a valid safetensors file: {type(exc).__name__}: {exc}") from None
         if device.type != "cpu":
             state = {key: value.to(device) for key, value in state.items()}
         state = {"ema_model_state_dict": state} if use_ema else {"model_state_dict": state}

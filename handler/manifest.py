@@ -13,13 +13,17 @@ with hash verification on, the wrong sha256.
   "files":   [{"repo": "...", "revision": "...", "file": "...", "path": "f5/model.safetensors",
                "size": 123, "sha256": "..."}]
 }
+
+A checkpoint the build converted (float16 by default) has `"dtype": "float16"` in its files[] entry
+and `"source": {"path", "size", "sha256"}`: the file downloaded and verified against the hub,
+before conversion. `sha256` is always the hash of the file on disk.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +44,16 @@ class Manifest:
     vocoder_dir: Path
     asr_dir: Path | None
     files: list[dict[str, Any]]
+    # sha256 values `verify_files` left to whoever reads the file next (path -> expected hash): the
+    # checkpoint is hashed from the same bytes that are loaded, so it is read once at start-up
+    pending_sha256: dict[Path, str] = field(default_factory=dict, compare=False)
+
+    def entry_for(self, path: Path) -> dict[str, Any] | None:
+        """The files[] record of a file under the model folder, if the manifest lists it."""
+        for entry in self.files:
+            if _inside(self.root, entry["path"], "file") == path.resolve():
+                return entry
+        return None
 
 
 def sha256_of(path: Path, block: int = 8 << 20) -> str:
@@ -89,9 +103,18 @@ def read_manifest(model_dir: Path) -> Manifest:
     return manifest
 
 
-def verify_files(manifest: Manifest, check_hashes: bool) -> int:
-    """Check every listed file; return the total bytes checked. Raises StartupError naming the file."""
+def sha256_matches(path: Path, actual: str, expected: str) -> None:
+    if actual != expected:
+        raise StartupError(f"model file has wrong sha256: {path}: {actual}, manifest says {expected}")
+
+
+def verify_files(manifest: Manifest, check_hashes: bool, defer: tuple[Path, ...] = ()) -> int:
+    """Check every listed file; return the total bytes checked. Raises StartupError naming the file.
+
+    Files in `defer` get their size checked now and their expected sha256 put in
+    `manifest.pending_sha256`, for the loader to check against the bytes it reads anyway."""
     total = 0
+    deferred = {path.resolve() for path in defer}
     for entry in manifest.files:
         path = _inside(manifest.root, entry["path"], "file")
         if not path.is_file():
@@ -99,10 +122,10 @@ def verify_files(manifest: Manifest, check_hashes: bool) -> int:
         size = path.stat().st_size
         if size != int(entry["size"]):
             raise StartupError(f"model file has wrong size: {path}: {size} bytes, manifest says {entry['size']}")
-        if check_hashes:
-            actual = sha256_of(path)
-            if actual != entry["sha256"]:
-                raise StartupError(f"model file has wrong sha256: {path}: {actual}, manifest says {entry['sha256']}")
+        if check_hashes and path in deferred:
+            manifest.pending_sha256[path] = entry["sha256"]
+        elif check_hashes:
+            sha256_matches(path, sha256_of(path), entry["sha256"])
         total += size
     for needed in (manifest.checkpoint, manifest.vocab, manifest.vocoder_dir / "config.yaml"):
         if not needed.is_file():

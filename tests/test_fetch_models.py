@@ -53,12 +53,40 @@ def test_default_model_layout_and_manifest(hub_repos, tmp_path):
     manifest = read_manifest(tmp_path / "m")
     assert manifest.model_name == "F5TTS_v1_Base" and manifest.backbone == "DiT"
     assert manifest.arch["dim"] == 1024 and manifest.arch["depth"] == 22  # from f5-tts's own config
-    assert manifest.checkpoint.name == "model_1250000.safetensors"
+    assert manifest.checkpoint.name == "model_1250000.fp16.safetensors"  # float16 by default
     assert verify_files(manifest, check_hashes=True) > 0
     by_path = {entry["path"]: entry for entry in manifest.files}
-    assert by_path["f5/model_1250000.safetensors"]["revision"] == hub_repos["SWivid/F5-TTS"].commit
+    baked = by_path["f5/model_1250000.fp16.safetensors"]
+    assert baked["revision"] == hub_repos["SWivid/F5-TTS"].commit and baked["dtype"] == "float16"
+    assert baked["file"] == "F5TTS_v1_Base/model_1250000.safetensors"
+    published = hub_repos["SWivid/F5-TTS"].files["F5TTS_v1_Base/model_1250000.safetensors"]
+    # the source: the file the hub vouched for, before conversion
+    assert baked["source"] == {"path": "f5/model_1250000.safetensors", "size": len(published),
+                               "sha256": hashlib.sha256(published).hexdigest()}
     assert by_path["f5/vocab.txt"]["repo"] == "f5-tts (package)"
-    assert set(by_path) == {"f5/model_1250000.safetensors", "f5/vocab.txt", "vocos/config.yaml", "vocos/pytorch_model.bin"}
+    assert set(by_path) == {"f5/model_1250000.fp16.safetensors", "f5/vocab.txt", "vocos/config.yaml", "vocos/pytorch_model.bin"}
+    assert "-> f5/model_1250000.fp16.safetensors" in result.stdout
+
+
+def test_float32_keeps_the_checkpoint_as_published_and_halving_later_gives_the_same_file(hub_repos, tmp_path):
+    hub = FakeHub(hub_repos)
+    try:
+        kept = fetch(hub, tmp_path / "fp32", "--checkpoint-dtype", "float32")
+        halved = fetch(hub, tmp_path / "fp16")
+    finally:
+        hub.stop()
+    assert kept.returncode == 0 and halved.returncode == 0, kept.stderr + halved.stderr
+    manifest = read_manifest(tmp_path / "fp32")
+    published = hub_repos["SWivid/F5-TTS"].files["F5TTS_v1_Base/model_1250000.safetensors"]
+    assert manifest.checkpoint.read_bytes() == published
+    assert "dtype" not in manifest.entry_for(manifest.checkpoint) and "source" not in manifest.entry_for(manifest.checkpoint)
+    # the Dockerfile's two steps (fetch float32, then --halve-existing) give what one fetch gives
+    later = subprocess.run([sys.executable, str(ROOT / "build" / "fetch_models.py"), "--out", str(tmp_path / "fp32"),
+                            "--halve-existing"], capture_output=True, text=True, timeout=120, check=False)
+    assert later.returncode == 0, later.stderr
+    assert (tmp_path / "fp32" / "manifest.json").read_text() == (tmp_path / "fp16" / "manifest.json").read_text()
+    name = "f5/model_1250000.fp16.safetensors"
+    assert (tmp_path / "fp32" / name).read_bytes() == (tmp_path / "fp16" / name).read_bytes()
 
 
 def test_custom_checkpoint_with_its_own_config_and_vocab_loads(hub_repos, tmp_path):

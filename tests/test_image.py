@@ -1,10 +1,15 @@
 """Image tier: build the real Dockerfile with podman against a local stand-in for the hub, then run
-the container with its network off. Needs root (podman); scripts/podman-setup.sh installs it."""
+the container with its network off. Needs root (podman); scripts/podman-setup.sh installs it.
+
+The CUDA 13 variant (TORCH_VERSION=2.11.0, published as -cu13) is one more full build of the venv:
+its tests run when F5_IMAGE_CU13=1 (see bench/RESULTS.md for how long that build takes)."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import os
 import subprocess
 import time
 import uuid
@@ -107,12 +112,52 @@ def test_a_job_inside_the_image_returns_valid_audio(image, tmp_path):
 
 def test_a_missing_model_file_stops_the_worker_with_one_line(image):
     started = time.monotonic()
-    result = run(image, "-c", "rm /models/f5/model.safetensors && exec /opt/venv/bin/python -m handler",
+    result = run(image, "-c", "rm /models/f5/model.fp16.safetensors && exec /opt/venv/bin/python -m handler",
                  entrypoint="sh", user="root", env=["F5_REQUIRE_GPU=0"])
     assert result.returncode == 1
     failed = [line for line in result.stderr.splitlines() if line.startswith("[startup] FAILED")]
-    assert failed == ["[startup] FAILED: manifest: model file missing: /models/f5/model.safetensors (listed in manifest.json)"]
+    assert failed == ["[startup] FAILED: manifest: model file missing: /models/f5/model.fp16.safetensors (listed in manifest.json)"]
     assert time.monotonic() - started < 60
+
+
+CHECK_BAKED = """
+import hashlib, json
+from safetensors import safe_open
+manifest = json.load(open("/models/manifest.json"))
+[entry] = [e for e in manifest["files"] if e["path"] == manifest["model"]["checkpoint"]]
+with safe_open("/models/" + entry["path"], "pt") as f:
+    dtypes = sorted({str(f.get_tensor(k).dtype) for k in f.keys()})
+    source_sha256 = f.metadata()["source_sha256"]
+print(json.dumps({"entry": entry, "dtypes": dtypes, "source_sha256": source_sha256,
+                  "f5": sorted(__import__("os").listdir("/models/f5"))}))
+"""
+
+
+def test_the_checkpoint_is_baked_in_float16_with_its_source_hash(image, hub):
+    result = run(image, "-c", CHECK_BAKED, entrypoint="/opt/venv/bin/python")
+    assert result.returncode == 0, result.stderr
+    baked = json.loads(result.stdout)
+    published = hub.repos["test-org/tiny-f5"].files["model.safetensors"]
+    assert baked["dtypes"] == ["torch.float16"]
+    assert baked["f5"] == ["config.yaml", "model.fp16.safetensors", "vocab.txt"]  # the float32 download is not in the image
+    assert baked["entry"]["dtype"] == "float16" and baked["entry"]["path"] == "f5/model.fp16.safetensors"
+    assert baked["entry"]["source"]["sha256"] == baked["source_sha256"] == hashlib.sha256(published).hexdigest()
+    assert baked["entry"]["size"] < 0.6 * len(published)
+
+
+def test_keep_fp32_bakes_the_checkpoint_as_published(podman_ready, hub, image):
+    tag = f"localhost/f5-tts-test:fp32-{uuid.uuid4().hex[:6]}"
+    try:
+        result = build(tag, hub, "--build-arg", "KEEP_FP32=1")  # every layer but the last two is cached
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        listed = run(tag, "-c", "ls /models/f5; sha256sum /models/f5/model.safetensors", entrypoint="sh")
+        published = hub.repos["test-org/tiny-f5"].files["model.safetensors"]
+        assert listed.stdout.split()[:4] == ["config.yaml", "model.safetensors", "vocab.txt", hashlib.sha256(published).hexdigest()]
+        check = run(tag, "--check")
+        assert check.returncode == 0 and "[check] ok" in check.stdout, check.stderr[-3000:]
+        assert "checkpoint=as-published" in check.stderr
+    finally:
+        sh(*PODMAN, "rmi", "-f", tag)
 
 
 def test_no_gpu_means_no_worker(image):
@@ -191,4 +236,45 @@ def test_asr_image_transcribes_a_reference_sent_without_ref_text_offline(asr_ima
     assert any(line.startswith("[startup] asr ok in ") and "dir=whisper" in line for line in lines), lines
     assert any(line.startswith("[startup] voices ok") and "asr=True" in line for line in lines), lines
     audio, rate = sf.read(tmp_path / "job.wav")
+    assert rate == 24000 and len(audio) > 0.3 * rate
+
+
+CU13 = os.environ.get("F5_IMAGE_CU13", "0") == "1"
+
+
+@pytest.fixture(scope="module")
+def cu13_image(podman_ready, hub):
+    """The CUDA 13 variant (torch 2.11.0 + torchaudio 2.11.0, from requirements/lock/image-torch2.11.0.txt):
+    built only with F5_IMAGE_CU13=1, and removed after its tests."""
+    if not CU13:
+        pytest.skip("the CUDA 13 image is built only with F5_IMAGE_CU13=1 (one more venv build)")
+    tag = f"localhost/f5-tts-test:cu13-{uuid.uuid4().hex[:8]}"
+    started = time.monotonic()
+    result = build(tag, hub, "--build-arg", "TORCH_VERSION=2.11.0")
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    print(f"CUDA 13 image built in {time.monotonic() - started:.0f} s")
+    yield tag
+    sh(*PODMAN, "rmi", "-f", tag)
+    sh(*PODMAN, "image", "prune", "-f")
+
+
+def test_cu13_image_smoke_script_passes_offline(cu13_image):
+    result = sh("bash", str(ROOT / "scripts" / "smoke-image.sh"), cu13_image, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "[check] ok" in result.stdout and "smoke ok" in result.stdout
+    assert "torch 2.11.0" in result.stdout and "cuda 13.0" in result.stdout and "torchaudio 2.11.0" in result.stdout
+
+
+def test_cu13_image_has_float16_weights_no_triton_and_runs_a_job(cu13_image, tmp_path):
+    baked = run(cu13_image, "-c", CHECK_BAKED, entrypoint="/opt/venv/bin/python")
+    assert baked.returncode == 0 and json.loads(baked.stdout)["dtypes"] == ["torch.float16"], baked.stderr
+    triton = run(cu13_image, "-c", "import importlib.util; print(importlib.util.find_spec('triton') is None)",
+                 entrypoint="/opt/venv/bin/python")
+    assert triton.stdout.strip() == "True", triton.stderr
+    tmp_path.chmod(0o777)
+    job = {"input": {"text": "Inside the CUDA 13 container.", "format": "flac", "seed": 2}}
+    result = run(cu13_image, "--test_input", json.dumps(job), "--save_audio", "/out/job.flac",
+                 env=["F5_REQUIRE_GPU=0"], volumes=[f"{tmp_path}:/out"])
+    assert result.returncode == 0, result.stderr[-4000:]
+    audio, rate = sf.read(tmp_path / "job.flac")
     assert rate == 24000 and len(audio) > 0.3 * rate

@@ -49,7 +49,7 @@ def test_self_check_passes_and_logs_each_step_in_order(tiny_model_dir):
     assert process.returncode == 0, process.stderr
     assert "[check] ok" in process.stdout
     steps = [line.split()[1] for line in process.stderr.splitlines() if line.startswith("[startup]") and " ok in " in line]
-    assert steps == ["versions", "manifest", "model", "voices", "storage", "warmup"]
+    assert steps == ["versions", "manifest", "model", "scheduler", "voices", "storage", "warmup"]
     assert "[startup] ready in" in process.stderr
 
 
