@@ -16,7 +16,7 @@ def library(service):
         calls.append(len(wave))
         return "  Heard this.  " if len(calls) < 99 else ""
 
-    voices = VoiceLibrary(service.engine, load_presets(None), cache_size=4, max_seconds=60, clip_seconds=12,
+    voices = VoiceLibrary(service.backend, load_presets(None), cache_size=4, max_seconds=60, clip_seconds=12,
                           transcribe=transcribe)
     return voices, calls
 
@@ -37,7 +37,7 @@ def test_a_given_ref_text_is_never_transcribed(library):
 
 
 def test_an_empty_transcript_is_a_clear_error(service):
-    voices = VoiceLibrary(service.engine, load_presets(None), cache_size=4, max_seconds=60, clip_seconds=12,
+    voices = VoiceLibrary(service.backend, load_presets(None), cache_size=4, max_seconds=60, clip_seconds=12,
                           transcribe=lambda wave: "")
     with pytest.raises(InputError, match="could not be transcribed"):
         voices.from_bytes(wav_bytes(speechlike(3.0, seed=7), 24000), None)
