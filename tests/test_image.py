@@ -110,6 +110,42 @@ def test_a_job_inside_the_image_returns_valid_audio(image, tmp_path):
     assert rate == 24000 and len(audio) > 0.3 * rate
 
 
+HTTP_CLIENT = """
+import json, os, subprocess, sys, time, urllib.request
+server = subprocess.Popen(["/opt/venv/bin/python", "-m", "handler"], env=dict(os.environ, F5_MODE="http", PORT="8000"))
+deadline = time.time() + 600
+while True:
+    try:
+        if urllib.request.urlopen("http://127.0.0.1:8000/ping", timeout=2).status == 200:
+            break
+    except OSError:
+        pass
+    if time.time() > deadline or server.poll() is not None:
+        sys.exit("the HTTP server did not become ready")
+    time.sleep(0.5)
+body = {"model": "f5-tts", "input": "Inside the container, over HTTP.", "voice": "en", "response_format": "wav", "seed": 3}
+request = urllib.request.Request("http://127.0.0.1:8000/v1/audio/speech", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(request, timeout=600) as response:
+    open("/out/http.wav", "wb").write(response.read())
+    print("seed", response.headers["X-Seed"])
+server.terminate()
+sys.exit(server.wait(120))
+"""
+
+
+def test_the_image_serves_http_with_no_network(image, tmp_path):
+    """F5_MODE=http: the same image as a load-balancing worker; a client inside the container (the
+    network is off, loopback is not) asks for speech, then SIGTERM drains it and it exits 0."""
+    tmp_path.chmod(0o777)
+    result = run(image, "-c", HTTP_CLIENT, entrypoint="/opt/venv/bin/python", env=["F5_REQUIRE_GPU=0"],
+                 volumes=[f"{tmp_path}:/out"], timeout=900)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    assert "seed 3" in result.stdout
+    audio, rate = sf.read(tmp_path / "http.wav")
+    assert rate == 24000 and len(audio) > 0.3 * rate
+
+
 def test_a_missing_model_file_stops_the_worker_with_one_line(image):
     started = time.monotonic()
     result = run(image, "-c", "rm /models/f5/model.fp16.safetensors && exec /opt/venv/bin/python -m handler",
