@@ -188,6 +188,7 @@ def main() -> int:
     print(json.dumps(report["startup_s"]))
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
+    service.scheduler.close()  # the streamed case left a chunk in flight
     scratch.cleanup()
     return 0
 

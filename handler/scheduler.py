@@ -10,8 +10,10 @@ any item fails; any other failure fails exactly the items of that batch.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+import weakref
 import time
 from collections import deque
 from concurrent.futures import Future
@@ -64,6 +66,18 @@ class SchedulerClosed(RuntimeError):
     pass
 
 
+# Every live scheduler is closed when the interpreter exits: its daemon thread, caught inside a torch
+# call by the interpreter's finalization, would abort the whole process ("terminate called without
+# an active exception", SIGABRT) instead of letting it exit with its own status.
+_live: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_schedulers() -> None:
+    for scheduler in list(_live):
+        scheduler.close()
+
+
 class Scheduler:
     def __init__(self, backend: ModelBackend, bounds: BatchBounds, cost: CostModel):
         self.backend = backend
@@ -76,6 +90,7 @@ class Scheduler:
         self.recent_batches: deque[tuple[int, int]] = deque(maxlen=256)  # (items, distinct requests)
         self._thread = threading.Thread(target=self._loop, name="f5-scheduler", daemon=True)
         self._thread.start()
+        _live.add(self)
 
     # ---- the requests' side ----------------------------------------------------------------------
     def submit(self, items: list[Item]) -> list[Future]:
@@ -102,7 +117,9 @@ class Scheduler:
         for _, future in waiting:
             if future.set_running_or_notify_cancel():
                 future.set_exception(SchedulerClosed("the worker is shutting down; retry the request"))
-        self._thread.join(timeout=60)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=60)
+        _live.discard(self)
 
     @property
     def waiting(self) -> int:

@@ -191,3 +191,43 @@ def test_cost_model_grows_with_frames_and_pairs():
     assert cost.batch_bytes(1, 2000) < cost.batch_bytes(2, 2000) / 2 + 1  # one item: no mask, no pair term
     assert cost.batch_bytes(8, 2000) > 4 * cost.batch_bytes(2, 2000) - 1
     assert np.isfinite(cost.batch_bytes(16, 2100))
+
+
+EXIT_WHILE_BUSY = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r}); sys.path.insert(0, {root!r})
+import torch
+from conftest import speechlike
+from handler.backend import ModelBackend
+from handler.manifest import read_manifest
+from handler.plan import RequestPlan, SynthesisParams
+from handler.scheduler import BatchBounds, CostModel, Scheduler
+
+backend = ModelBackend.load(read_manifest(Path({model!r})), torch.device("cpu"), torch.float32)
+voice = backend.prepare_voice(speechlike(2.0), "Some call me nature.")
+scheduler = Scheduler(backend, BatchBounds(1, float("inf"), 64), CostModel(0, 0))
+plan = RequestPlan(backend, voice, ["A long sentence that keeps the model busy for a while."] * 4,
+                   SynthesisParams(nfe_step=32, seed=1), 1)
+futures = scheduler.submit(plan.items())
+while scheduler.waiting == 4:  # the first item is on the device
+    time.sleep(0.01)
+print("exiting with a batch in flight", flush=True)
+"""
+
+
+def test_the_process_exits_cleanly_with_a_batch_in_flight(tiny_model_dir, tmp_path):
+    """A script (a benchmark, `say`) that ends while the scheduler thread is inside torch must exit
+    normally; a daemon thread inside torch at interpreter exit aborts the process (SIGABRT)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    script = tmp_path / "exit_while_busy.py"
+    script.write_text(EXIT_WHILE_BUSY.format(tests=str(ROOT / "tests"), root=str(ROOT), model=str(tiny_model_dir)))
+    for _ in range(2):
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, check=False)
+        assert "exiting with a batch in flight" in done.stdout, done.stderr[-2000:]
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "terminate called" not in done.stderr
