@@ -103,3 +103,39 @@ def test_a_requests_seed_alone_decides_its_noise(backend, voice):
 def test_unknown_characters(backend):
     assert backend.unknown_characters("Hello, world! 你好") == []
     assert backend.unknown_characters("smile 😀 now") == ["😀"]
+
+
+def test_the_loaded_model_is_what_upstreams_loaders_build_from_the_same_files(backend, tiny_model_dir):
+    """The worker builds its modules without drawing random initial weights (random_init_skipped);
+    every parameter and buffer, computed ones included (rotary frequencies, mel filters, windows),
+    must still equal what upstream's own load_model / load_vocoder give from the same files."""
+    from upstream import utils_infer
+
+    from handler.manifest import read_manifest
+
+    manifest = read_manifest(tiny_model_dir)
+    infer = utils_infer()
+    theirs = infer.load_model(backend._f5.backbones["DiT"], manifest.arch, str(manifest.checkpoint),
+                              mel_spec_type="vocos", vocab_file=str(manifest.vocab), device="cpu")
+    their_vocoder = infer.load_vocoder("vocos", is_local=True, local_path=str(manifest.vocoder_dir), device="cpu")
+    for ours, upstream in ((backend.model, theirs), (backend.vocoder, their_vocoder)):
+        mine = {**dict(ours.named_parameters()), **dict(ours.named_buffers())}
+        other = {**dict(upstream.named_parameters()), **dict(upstream.named_buffers())}
+        assert set(mine) == set(other)
+        differing = [name for name in mine if not torch.equal(mine[name].float(), other[name].float())]
+        assert differing == [], differing
+        assert any("freqs_cis" in name or "window" in name for name in mine) or ours is backend.vocoder
+
+
+def test_random_init_is_restored_after_loading_even_when_loading_fails():
+    from handler.backend import random_init_skipped
+
+    before = torch.nn.init.normal_
+    with pytest.raises(RuntimeError, match="boom"), random_init_skipped():
+        assert torch.nn.init.normal_ is not before
+        torch.nn.Linear(4, 4)  # built, not initialised: whatever the memory held
+        raise RuntimeError("boom")
+    assert torch.nn.init.normal_ is before
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(64, 64)
+    assert 0.01 < float(layer.weight.std()) < 0.2  # initialised again (kaiming uniform: about 0.07)
