@@ -39,6 +39,17 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     /opt/venv/bin/pip install --require-hashes --no-deps -r /tmp/lock/f5-tts.txt; \
     if [ "$WITH_TRITON" != "1" ]; then /opt/venv/bin/pip uninstall -y -q triton; fi; \
     /opt/venv/bin/pip uninstall -y -q pip
+# Files no inference reads (bench/venv_trace.py traces what the worker opens and maps): C/C++
+# headers, static libraries and CMake files, for compiling against torch and CUDA; the worker
+# compiles nothing (no torch.compile, no extensions). Shared libraries all stay: CUDA loads some on
+# demand, which a trace on a CPU cannot see.
+RUN set -e; before=$(du -sk /opt/venv); before=${before%%[[:space:]]*}; \
+    site=$(echo /opt/venv/lib/python3*/site-packages); \
+    find "$site" -depth -type d -name include -exec rm -rf {} +; \
+    find "$site" -type f \( -name '*.a' -o -name '*.h' -o -name '*.hpp' -o -name '*.cuh' \) -delete; \
+    find "$site" -depth -type d -name cmake -path '*/share/cmake' -exec rm -rf {} +; \
+    after=$(du -sk /opt/venv); after=${after%%[[:space:]]*}; \
+    echo "pruned $(( (before - after) / 1024 )) MB of headers, static libraries and CMake files"
 
 # ---- weights: download, verify against the hub's hashes, write manifest.json -----------------------
 FROM python-base AS weights
@@ -93,6 +104,8 @@ RUN groupadd --gid 10001 worker \
 COPY --from=deps /opt/venv /opt/venv
 COPY --from=baked /models /models
 COPY handler/ /app/handler/
+# bytecode compiled at build time: the worker's user cannot write /app, so it would compile every start
+RUN python3 -m compileall -q /app/handler
 COPY test_input.json /app/test_input.json
 ENV PATH=/opt/venv/bin:$PATH \
     F5_MODEL_DIR=/models \

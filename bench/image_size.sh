@@ -49,3 +49,8 @@ done
 if [ "${NAIVE:-1}" = "1" ]; then
   report "naive single stage: pip install f5-tts (no weights)" localhost/f5-size:naive
 fi
+# what the default image's venv holds that the worker never opens or maps (start-up per step in the
+# image on CPU, warm-up off, then one request per output format, a stream and Chinese)
+echo "venv trace of the default image (bench/venv_trace.py, network off):"
+podman run --rm --network none -v "$PWD/bench:/bench:ro" -e F5_REQUIRE_GPU=0 -e F5_WARMUP=0 \
+  --entrypoint /opt/venv/bin/python localhost/f5-size:ours /bench/venv_trace.py 2>&1 | grep -v '^\s*$' | grep -v 'INFO\|WARNING' || true
