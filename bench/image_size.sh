@@ -43,7 +43,7 @@ report "this project, -cu13: torch 2.11.0, CUDA 13.0 (same checkpoint)" localhos
 for tag in ours cu13; do
   echo "venv of $tag, largest folders (du -sm):"
   podman run --rm --network none --entrypoint sh "localhost/f5-size:$tag" -c \
-    'du -sm /opt/venv /models/f5/* /opt/venv/lib/python3.11/site-packages/* 2>/dev/null | sort -rn | head -12'
+    'du -sm /opt/venv /models/f5/*; du -sm /opt/venv/lib/python3.11/site-packages/* | sort -rn | head -12'
   echo
 done
 if [ "${NAIVE:-1}" = "1" ]; then
@@ -52,5 +52,5 @@ fi
 # what the default image's venv holds that the worker never opens or maps (start-up per step in the
 # image on CPU, warm-up off, then one request per output format, a stream and Chinese)
 echo "venv trace of the default image (bench/venv_trace.py, network off):"
-podman run --rm --network none -v "$PWD/bench:/bench:ro" -e F5_REQUIRE_GPU=0 -e F5_WARMUP=0 \
+podman run --rm --network none -v "$PWD/bench:/bench:ro" -e PYTHONPATH=/app -e F5_REQUIRE_GPU=0 -e F5_WARMUP=0 \
   --entrypoint /opt/venv/bin/python localhost/f5-size:ours /bench/venv_trace.py 2>&1 | grep -v '^\s*$' | grep -v 'INFO\|WARNING' || true

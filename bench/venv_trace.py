@@ -11,7 +11,7 @@ engine libraries, cuSOLVER, ...) are not mapped here, so a shared library is nev
 removable from this trace alone; only kinds of file no inference ever reads (C/C++ headers, static
 libraries, CMake files) are pruned by the Dockerfile.
 
-    podman run --rm --network none -v "$PWD/bench:/bench:ro" -e F5_REQUIRE_GPU=0 -e F5_WARMUP=0 \
+    podman run --rm --network none -v "$PWD/bench:/bench:ro" -e PYTHONPATH=/app -e F5_REQUIRE_GPU=0 -e F5_WARMUP=0 \
       --entrypoint /opt/venv/bin/python IMAGE /bench/venv_trace.py [--json OUT]
 """
 
