@@ -13,8 +13,8 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
-import weakref
 import time
+import weakref
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
