@@ -39,17 +39,20 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     /opt/venv/bin/pip install --require-hashes --no-deps -r /tmp/lock/f5-tts.txt; \
     if [ "$WITH_TRITON" != "1" ]; then /opt/venv/bin/pip uninstall -y -q triton; fi; \
     /opt/venv/bin/pip uninstall -y -q pip
-# Files no inference reads (bench/venv_trace.py traces what the worker opens and maps): C/C++
-# headers, static libraries and CMake files, for compiling against torch and CUDA; the worker
-# compiles nothing (no torch.compile, no extensions). Shared libraries all stay: CUDA loads some on
-# demand, which a trace on a CPU cannot see.
+# What no inference reads (bench/venv_trace.py traces what the worker opens and maps): C/C++
+# headers, static libraries and CMake files, for compiling against torch and CUDA (the worker
+# compiles nothing: no torch.compile, no extensions), and two packages it never imports:
+# scikit-learn (librosa's, for analysis functions the worker does not call) and networkx (torch's,
+# for torch.compile). Shared libraries all stay: CUDA loads some on demand, which a CPU trace cannot see.
 RUN set -e; before=$(du -sk /opt/venv); before=${before%%[[:space:]]*}; \
     site=$(echo /opt/venv/lib/python3*/site-packages); \
     find "$site" -depth -type d -name include -exec rm -rf {} +; \
     find "$site" -type f \( -name '*.a' -o -name '*.h' -o -name '*.hpp' -o -name '*.cuh' \) -delete; \
     find "$site" -depth -type d -name cmake -path '*/share/cmake' -exec rm -rf {} +; \
+    rm -rf "$site"/sklearn "$site"/scikit_learn-*.dist-info "$site"/scikit_learn.libs \
+      "$site"/networkx "$site"/networkx-*.dist-info; \
     after=$(du -sk /opt/venv); after=${after%%[[:space:]]*}; \
-    echo "pruned $(( (before - after) / 1024 )) MB of headers, static libraries and CMake files"
+    echo "pruned $(( (before - after) / 1024 )) MB: headers, static libraries, CMake files, scikit-learn, networkx"
 
 # ---- weights: download, verify against the hub's hashes, write manifest.json -----------------------
 FROM python-base AS weights
