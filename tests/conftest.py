@@ -70,6 +70,14 @@ def wav_bytes(wave: np.ndarray, rate: int, fmt: str = "WAV", subtype: str | None
     return buffer.getvalue()
 
 
+def flip_a_byte(path: Path) -> Path:
+    """Corrupt a file without changing its size (one byte near the end), so only its hash can tell."""
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
 def speechlike(seconds: float, rate: int = 24_000, seed: int = 0) -> np.ndarray:
     """Bursts of noisy tones separated by short pauses: 'sound' as the preprocessing judges it."""
     rng = np.random.default_rng(seed)

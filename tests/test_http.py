@@ -18,7 +18,7 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import ROOT, free_port, worker_env
+from conftest import ROOT, flip_a_byte, free_port, worker_env
 
 FAST = {"nfe_step": 4}
 SHORT = "Hello there."
@@ -360,9 +360,7 @@ def test_ping_503_and_exit_1_when_the_model_is_corrupted(tiny_model_dir, tmp_pat
     broken = tmp_path / "model"
     shutil.copytree(tiny_model_dir, broken)
     path = broken / "f5" / "model_random.safetensors"
-    data = bytearray(path.read_bytes())
-    data[-100] ^= 0xFF
-    path.write_bytes(bytes(data))
+    flip_a_byte(path)
     served = Server(broken, tmp_path / "server.log")
     try:
         seen = set()

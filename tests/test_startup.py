@@ -7,7 +7,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, worker_env
+from conftest import ROOT, flip_a_byte, worker_env
 
 
 def run_worker(model_dir, *args, timeout=120, **env):
@@ -82,9 +82,7 @@ def test_missing_vocoder_weights(broken_copy):
 
 def test_corrupted_checkpoint_same_size(broken_copy):
     path = broken_copy / "f5" / "model_random.safetensors"
-    data = bytearray(path.read_bytes())
-    data[-100] ^= 0xFF
-    path.write_bytes(bytes(data))
+    flip_a_byte(path)
     assert_fails_fast(broken_copy, "wrong sha256")
 
 

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, make_settings, speechlike
+from conftest import ROOT, flip_a_byte, make_settings, speechlike
 
 from handler.backend import ModelBackend
 from handler.manifest import read_manifest, verify_files
@@ -96,9 +96,7 @@ def test_a_source_that_does_not_match_its_manifest_is_not_converted(tiny_model_d
     copy = tmp_path / "model"
     shutil.copytree(tiny_model_dir, copy)
     path = copy / "f5" / "model_random.safetensors"
-    data = bytearray(path.read_bytes())
-    data[-100] ^= 0xFF
-    path.write_bytes(bytes(data))
+    flip_a_byte(path)
     with pytest.raises(fetch_models.FetchError, match=r"the manifest says .*: refusing to convert it"):
         fetch_models.halve_checkpoint(copy)
     assert path.exists() and json.loads((copy / "manifest.json").read_text())["model"]["checkpoint"] == "f5/model_random.safetensors"
@@ -157,9 +155,7 @@ def test_a_corrupted_checkpoint_fails_in_the_model_step_from_the_bytes_read(fp16
     copy = tmp_path / "model"
     shutil.copytree(fp16_dir, copy)
     path = copy / "f5" / "model_random.fp16.safetensors"
-    data = bytearray(path.read_bytes())
-    data[-100] ^= 0xFF
-    path.write_bytes(bytes(data))
+    flip_a_byte(path)
     with pytest.raises(StartupError, match=r"^model: model file has wrong sha256: .*model_random.fp16.safetensors"):
         build_service(make_settings(copy, F5_WARMUP="0"))
 
