@@ -61,3 +61,20 @@ def test_gpu_benchmark_quick_mode(tmp_path):
     assert [row["dtype"] for row in report["dtypes"]] == ["float32"]
     tables = (tmp_path / "gpu_bench.md").read_text()
     assert "| text | nfe |" in tables and "| concurrent | mode |" in tables and "not rendered" not in tables
+
+
+def test_startup_benchmark_compares_trees(tiny_model_dir, tmp_path):
+    """bench/startup_bench.py on the host: this tree against a second tree (here the same one), one run each."""
+    out = tmp_path / "startup.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "startup_bench.py"), "--model-dir", str(tiny_model_dir), "--runs", "1",
+         "--tree", f"again={ROOT}", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert set(report["trees"]) == {"this tree", "again"}
+    for tree in report["trees"].values():
+        assert {"versions", "manifest", "model", "voices", "steps_total", "wall_s"} <= set(tree)
+        assert tree["model"]["median"] > 0 and tree["wall_s"]["median"] >= tree["steps_total"]["median"]
+    assert "| steps_total |" in result.stdout
