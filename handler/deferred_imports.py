@@ -39,7 +39,7 @@ class StandIn(types.ModuleType):
     def __init__(self, name: str, from_names: tuple[str, ...]):
         super().__init__(name, f"stand-in for {name}, imported on first use (handler.deferred_imports)")
         self.__dict__["_real_module"] = None
-        self.__dict__["_lock"] = threading.Lock()
+        self.__dict__["_lock"] = threading.RLock()  # re-entrant: the real import may touch it
         for attr in from_names:
             self.__dict__[attr] = _forwarder(self, attr)
 

@@ -24,10 +24,10 @@ def run_python(code: str, env: dict | None = None) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def test_the_worker_starts_and_serves_requests_without_the_deferred_modules(tiny_model_dir):
-    # warm-up, an English and a Chinese request (pinyin), a stream, every encoder family: none of
-    # them may need what was deferred, or the saving would only move into the first request
-    code = f"""
+# Start the worker (warm-up included), serve an English and a Chinese request (pinyin), a stream and
+# every encoder family, print what was imported: none of them may need what was deferred, or the
+# saving would only move into the first request. Run here and inside the image (tests/test_image.py).
+SERVE_AND_LIST_IMPORTS = textwrap.dedent(f"""
         import json, os, sys
         from handler.config import Settings
         from handler.startup import build_service
@@ -41,11 +41,18 @@ def test_the_worker_starts_and_serves_requests_without_the_deferred_modules(tiny
         errors = [m["error"] for m in out if "error" in m]
         print(json.dumps({{"errors": errors, "messages": len(out),
                           "imported": [m for m in {HEAVY!r} if m in sys.modules]}}))
-    """
-    report = json.loads(run_python(code, worker_env(tiny_model_dir, F5_WARMUP="1")))
+    """)
+
+
+def check_served_without_deferred_modules(stdout: str) -> None:
+    report = json.loads(stdout.strip().splitlines()[-1])
     assert report["errors"] == []
     assert report["messages"] >= 5
     assert report["imported"] == [], "inference now uses a deferred module: drop it from UNUSED_BY_INFERENCE"
+
+
+def test_the_worker_starts_and_serves_requests_without_the_deferred_modules(tiny_model_dir):
+    check_served_without_deferred_modules(run_python(SERVE_AND_LIST_IMPORTS, worker_env(tiny_model_dir, F5_WARMUP="1")))
 
 
 def test_a_stand_in_forwards_to_the_real_module_on_first_use():

@@ -7,6 +7,7 @@ build (the whole tier took 22 minutes here with both); F5_IMAGE_CU13=0 leaves it
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ import soundfile as sf
 from conftest import ROOT, speechlike, wav_bytes
 from fake_hub import WHISPER_REPO, FakeHub, repos_from_model_dir, whisper_repo
 from random_model import write_tiny_whisper
+from test_deferred_imports import SERVE_AND_LIST_IMPORTS, check_served_without_deferred_modules
 
 pytestmark = pytest.mark.image
 TOKEN = "hf_test_token_" + uuid.uuid4().hex
@@ -43,6 +45,21 @@ def build(tag, hub, *extra, token_file=None):
               *TINY_MODEL_ARGS, *extra, cwd=ROOT, env=env)
 
 
+@contextlib.contextmanager
+def built_image(label, hub, *extra, token_file=None):
+    """An image built for one module's tests, and removed (with its dangling layers) after them."""
+    tag = f"localhost/f5-tts-test:{label}{uuid.uuid4().hex[:8]}"
+    started = time.monotonic()
+    result = build(tag, hub, *extra, token_file=token_file)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    print(f"{label or 'default '}image built in {time.monotonic() - started:.0f} s")
+    try:
+        yield tag
+    finally:
+        sh(*PODMAN, "rmi", "-f", tag)
+        sh(*PODMAN, "image", "prune", "-f")
+
+
 @pytest.fixture(scope="module")
 def hub(tiny_model_dir, tmp_path_factory):
     repos = repos_from_model_dir(tiny_model_dir)
@@ -64,14 +81,8 @@ def podman_ready():
 def image(podman_ready, hub, tmp_path_factory):
     token_file = tmp_path_factory.mktemp("secret") / "hf_token"
     token_file.write_text(TOKEN)
-    tag = f"localhost/f5-tts-test:{uuid.uuid4().hex[:8]}"
-    started = time.monotonic()
-    result = build(tag, hub, token_file=token_file)
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
-    print(f"image built in {time.monotonic() - started:.0f} s")
-    yield tag
-    sh(*PODMAN, "rmi", "-f", tag)
-    sh(*PODMAN, "image", "prune", "-f")
+    with built_image("", hub, token_file=token_file) as tag:
+        yield tag
 
 
 def run(image, *args, entrypoint=None, user=None, env=(), volumes=(), timeout=300):
@@ -150,6 +161,14 @@ with urllib.request.urlopen(request, timeout=600) as response:
 server.terminate()
 sys.exit(server.wait(120))
 """
+
+
+def test_the_image_starts_and_serves_without_the_modules_inference_never_calls(image):
+    # librosa, einx, scipy.integrate and what they bring stay out of the worker (handler/deferred_imports.py)
+    result = run(image, "-c", SERVE_AND_LIST_IMPORTS, entrypoint="/opt/venv/bin/python",
+                 env=["F5_REQUIRE_GPU=0", "F5_WARMUP=1"])
+    assert result.returncode == 0, result.stderr[-4000:]
+    check_served_without_deferred_modules(result.stdout)
 
 
 def test_the_image_serves_http_with_no_network(image, tmp_path):
@@ -268,14 +287,8 @@ def test_a_hub_file_with_the_wrong_hash_fails_the_build(image, hub):
 def asr_image(podman_ready, hub):
     """The image with BAKE_ASR=1 (its own venv with transformers, Whisper in /models/whisper): built
     only by the tests that ask for it, and removed after them."""
-    tag = f"localhost/f5-tts-test:asr-{uuid.uuid4().hex[:8]}"
-    started = time.monotonic()
-    result = build(tag, hub, "--build-arg", "BAKE_ASR=1")
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
-    print(f"ASR image built in {time.monotonic() - started:.0f} s")
-    yield tag
-    sh(*PODMAN, "rmi", "-f", tag)
-    sh(*PODMAN, "image", "prune", "-f")
+    with built_image("asr-", hub, "--build-arg", "BAKE_ASR=1") as tag:
+        yield tag
 
 
 def test_asr_image_transcribes_a_reference_sent_without_ref_text_offline(asr_image, hub, tmp_path):
@@ -302,14 +315,8 @@ def cu13_image(podman_ready, hub):
     left out with F5_IMAGE_CU13=0, and removed after its tests."""
     if not CU13:
         pytest.skip("F5_IMAGE_CU13=0: the CUDA 13 image is left out")
-    tag = f"localhost/f5-tts-test:cu13-{uuid.uuid4().hex[:8]}"
-    started = time.monotonic()
-    result = build(tag, hub, "--build-arg", "TORCH_VERSION=2.11.0")
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
-    print(f"CUDA 13 image built in {time.monotonic() - started:.0f} s")
-    yield tag
-    sh(*PODMAN, "rmi", "-f", tag)
-    sh(*PODMAN, "image", "prune", "-f")
+    with built_image("cu13-", hub, "--build-arg", "TORCH_VERSION=2.11.0") as tag:
+        yield tag
 
 
 def test_cu13_image_smoke_script_passes_offline(cu13_image):
