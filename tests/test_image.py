@@ -129,14 +129,19 @@ def test_the_venv_carries_no_headers_static_libraries_or_cmake_files_and_its_cod
     assert compiled >= 20, result.stdout
 
 
-def test_a_job_inside_the_image_returns_valid_audio(image, tmp_path):
+def check_a_flac_job(image, tmp_path, text):
+    """One job through the SDK's --test_input inside the image, on the CPU: a valid FLAC comes out."""
     tmp_path.chmod(0o777)
-    job = {"input": {"text": "Inside the container.", "format": "flac", "seed": 2}}
+    job = {"input": {"text": text, "format": "flac", "seed": 2}}
     result = run(image, "--test_input", json.dumps(job), "--save_audio", "/out/job.flac",
                  env=["F5_REQUIRE_GPU=0"], volumes=[f"{tmp_path}:/out"])
     assert result.returncode == 0, result.stderr[-4000:]
     audio, rate = sf.read(tmp_path / "job.flac")
     assert rate == 24000 and len(audio) > 0.3 * rate
+
+
+def test_a_job_inside_the_image_returns_valid_audio(image, tmp_path):
+    check_a_flac_job(image, tmp_path, "Inside the container.")
 
 
 HTTP_CLIENT = """
@@ -332,10 +337,4 @@ def test_cu13_image_has_float16_weights_no_triton_and_runs_a_job(cu13_image, tmp
     triton = run(cu13_image, "-c", "import importlib.util; print(importlib.util.find_spec('triton') is None)",
                  entrypoint="/opt/venv/bin/python")
     assert triton.stdout.strip() == "True", triton.stderr
-    tmp_path.chmod(0o777)
-    job = {"input": {"text": "Inside the CUDA 13 container.", "format": "flac", "seed": 2}}
-    result = run(cu13_image, "--test_input", json.dumps(job), "--save_audio", "/out/job.flac",
-                 env=["F5_REQUIRE_GPU=0"], volumes=[f"{tmp_path}:/out"])
-    assert result.returncode == 0, result.stderr[-4000:]
-    audio, rate = sf.read(tmp_path / "job.flac")
-    assert rate == 24000 and len(audio) > 0.3 * rate
+    check_a_flac_job(cu13_image, tmp_path, "Inside the CUDA 13 container.")
