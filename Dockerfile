@@ -41,18 +41,22 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     /opt/venv/bin/pip uninstall -y -q pip
 # What no inference reads (bench/venv_trace.py traces what the worker opens and maps): C/C++
 # headers, static libraries and CMake files, for compiling against torch and CUDA (the worker
-# compiles nothing: no torch.compile, no extensions), and two packages it never imports:
-# scikit-learn (librosa's, for analysis functions the worker does not call) and networkx (torch's,
-# for torch.compile). Shared libraries all stay: CUDA loads some on demand, which a CPU trace cannot see.
+# compiles nothing: no torch.compile, no extensions), and packages it never imports: networkx
+# (torch's, for torch.compile), librosa with numba, llvmlite and scikit-learn (f5-tts imports
+# librosa only for BigVGAN mels; the worker serves Vocos models, and handler/deferred_imports.py
+# keeps f5-tts's import of it from loading it). Shared libraries all stay: CUDA loads some on
+# demand, which a CPU trace cannot see.
 RUN set -e; before=$(du -sk /opt/venv); before=${before%%[[:space:]]*}; \
     site=$(echo /opt/venv/lib/python3*/site-packages); \
     find "$site" -depth -type d -name include -exec rm -rf {} +; \
     find "$site" -type f \( -name '*.a' -o -name '*.h' -o -name '*.hpp' -o -name '*.cuh' \) -delete; \
     find "$site" -depth -type d -name cmake -path '*/share/cmake' -exec rm -rf {} +; \
     rm -rf "$site"/sklearn "$site"/scikit_learn-*.dist-info "$site"/scikit_learn.libs \
-      "$site"/networkx "$site"/networkx-*.dist-info; \
+      "$site"/networkx "$site"/networkx-*.dist-info \
+      "$site"/librosa "$site"/librosa-*.dist-info "$site"/numba "$site"/numba-*.dist-info \
+      "$site"/llvmlite "$site"/llvmlite-*.dist-info; \
     after=$(du -sk /opt/venv); after=${after%%[[:space:]]*}; \
-    echo "pruned $(( (before - after) / 1024 )) MB: headers, static libraries, CMake files, scikit-learn, networkx"
+    echo "pruned $(( (before - after) / 1024 )) MB: headers, static libraries, CMake files, networkx, librosa, numba, llvmlite, scikit-learn"
 
 # ---- weights: download, verify against the hub's hashes, write manifest.json -----------------------
 FROM python-base AS weights
