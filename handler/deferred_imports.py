@@ -13,6 +13,8 @@ names by stand-ins while a block of imports runs: a stand-in imports the real mo
 any of its attributes is used, and forwards to it, so nothing behaves differently; only the import
 moves to the first use, which the worker never makes. When the block ends, `sys.modules` holds what
 it held before, so any other code that imports these modules gets the real ones.
+The image goes one step further and leaves librosa out (Dockerfile, deps stage): there, a first use
+of `librosa.filters` fails with ModuleNotFoundError naming librosa, and the worker never makes one.
 """
 
 from __future__ import annotations
