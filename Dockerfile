@@ -68,6 +68,8 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     python3 -m venv /opt/fetch \
  && /opt/fetch/bin/pip install --require-hashes --no-deps -r /tmp/lock/fetch.txt -r /tmp/lock/f5-tts.txt
 COPY handler/__init__.py handler/errors.py handler/manifest.py /opt/fetch-code/handler/
+COPY handler/f5/__init__.py handler/f5/checkpoint_keys.py handler/f5/modules.py handler/f5/deferred_imports.py \
+     /opt/fetch-code/handler/f5/
 COPY build/fetch_models.py /opt/fetch-code/build/
 # What to bake. Empty revisions mean the commits pinned in build/fetch_models.py (main where none is).
 ARG F5_MODEL=F5TTS_v1_Base
@@ -99,6 +101,8 @@ RUN --mount=type=secret,id=hf_token \
 FROM deps AS baked
 COPY --from=weights /models /models
 COPY handler/__init__.py handler/errors.py handler/manifest.py /opt/fetch-code/handler/
+COPY handler/f5/__init__.py handler/f5/checkpoint_keys.py handler/f5/modules.py handler/f5/deferred_imports.py \
+     /opt/fetch-code/handler/f5/
 COPY build/fetch_models.py /opt/fetch-code/build/
 ARG KEEP_FP32=0
 RUN if [ "$KEEP_FP32" = "1" ]; then echo "KEEP_FP32=1: the checkpoint stays as published"; \

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -38,6 +37,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from handler.f5.checkpoint_keys import EMA_PREFIX, is_weight
+from handler.f5.modules import f5_package_dir as installed_f5_package_dir
 from handler.manifest import MANIFEST_NAME, file_entry, sha256_of, write_manifest
 
 # Upstream checkpoints: (repo, file in repo), and the commit each repo is pinned to by default.
@@ -155,10 +156,6 @@ def verify(repo: str, filename: str, path: Path, sibling, *pinned_sha256: str | 
 
 
 HALF = "float16"
-EMA_BOOKKEEPING = ("initted", "step")
-# buffers that old checkpoints stored and the worker recomputes (see handler/backend.py)
-RECOMPUTED = ("transformer.mel_spec.mel_stft.mel_scale.fb", "mel_spec.mel_stft.mel_scale.fb",
-              "mel_spec.mel_stft.spectrogram.window")
 
 
 def half_name(source: Path) -> str:
@@ -183,15 +180,15 @@ def ema_weights_half(data: bytes, suffix: str, label: str) -> dict:
         ema = state["ema_model_state_dict"]
     out = {}
     for key, value in ema.items():
-        name = key.removeprefix("ema_model.")
-        if name in EMA_BOOKKEEPING or name in RECOMPUTED:
+        name = key.removeprefix(EMA_PREFIX)
+        if not is_weight(name):  # the same entries the worker drops when it loads (handler/f5/checkpoint_keys.py)
             continue
         if value.is_floating_point() and value.dtype != torch.float16:
             half = value.to(torch.float16)
             if not bool(torch.isfinite(half).all()) and bool(torch.isfinite(value).all()):
                 raise FetchError(f"{label}: tensor {key} has values beyond float16's range; build with KEEP_FP32=1")
             value = half
-        out["ema_model." + name] = value.contiguous()
+        out[EMA_PREFIX + name] = value.contiguous()
     if not out:
         raise FetchError(f"{label}: no weights found in the checkpoint")
     return out
@@ -234,7 +231,7 @@ def halve_checkpoint(out: Path) -> Path:
         source={"path": relative, "size": entry["size"], "sha256": actual},
     )
     data["model"]["checkpoint"] = new_relative
-    write_manifest(out, model=data["model"], vocoder_dir=data["vocoder"]["dir"],
+    write_manifest(out, model=data["model"], vocoder=data["vocoder"],
                    asr_dir=(data.get("asr") or {}).get("dir"), files=data["files"])
     print(f"[fetch] {relative} ({entry['source']['size']} bytes, sha256 {actual[:12]}) -> {new_relative} "
           f"({len(baked)} bytes, float16, sha256 {baked_sha256[:12]})", flush=True)
@@ -253,10 +250,10 @@ def check_asr_files(repo: str, commit: str, files: list[str]) -> None:
 
 
 def f5_package_dir() -> Path:
-    spec = importlib.util.find_spec("f5_tts")
-    if spec is None or not spec.submodule_search_locations:
-        raise FetchError("f5-tts must be installed where this runs (its configs and vocab are used)")
-    return Path(next(iter(spec.submodule_search_locations)))
+    try:
+        return installed_f5_package_dir()
+    except ImportError:
+        raise FetchError("f5-tts must be installed where this runs (its configs and vocab are used)") from None
 
 
 def read_arch(config_path: Path) -> tuple[str, dict]:
@@ -361,7 +358,7 @@ def fetch_all(args) -> Path:
             "vocab": vocab.relative_to(out).as_posix(),
             "use_ema": True,
         },
-        vocoder_dir="vocos",
+        vocoder={"dir": "vocos"},
         asr_dir=asr_dir,
         files=files,
     )

@@ -19,11 +19,11 @@ import torch
 from handler import audio_dsp
 
 WHISPER_RATE = 16_000
-INPUT_RATE = 24_000  # the references arrive prepared at the model's rate (handler.voices)
 
 
-def load_transcriber(model_dir: Path, device: torch.device) -> Callable[[np.ndarray], str]:
-    """Load Whisper from `model_dir` (no network) and return `transcribe(wave_24k) -> text`."""
+def load_transcriber(model_dir: Path, device: torch.device, input_rate: int) -> Callable[[np.ndarray], str]:
+    """Load Whisper from `model_dir` (no network) and return `transcribe(wave) -> text`, for waves at
+    `input_rate` (references arrive prepared at the model's rate, handler.voices)."""
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
     from transformers.utils import logging as hf_logging
 
@@ -34,12 +34,12 @@ def load_transcriber(model_dir: Path, device: torch.device) -> Callable[[np.ndar
     model = model.to(device).eval()
     lock = threading.Lock()  # one clip at a time: transcripts are rare (cached per clip) and short
 
-    def transcribe(wave_24k: np.ndarray) -> str:
-        wave = audio_dsp.resample(np.asarray(wave_24k, dtype=np.float32), INPUT_RATE, WHISPER_RATE)
+    def transcribe(wave: np.ndarray) -> str:
+        wave = audio_dsp.resample(np.asarray(wave, dtype=np.float32), input_rate, WHISPER_RATE)
         features = processor.feature_extractor(wave, sampling_rate=WHISPER_RATE, return_tensors="pt").input_features
         with lock, torch.inference_mode():
             ids = model.generate(features.to(device, dtype), task="transcribe")
         return str(processor.tokenizer.batch_decode(ids, skip_special_tokens=True)[0]).strip()
 
-    transcribe(np.zeros(INPUT_RATE, dtype=np.float32))  # fail now, not in a job; warms the GPU up too
+    transcribe(np.zeros(input_rate, dtype=np.float32))  # fail now, not in a job; warms the GPU up too
     return transcribe

@@ -2,6 +2,8 @@
 
 Decoding accepts WAV, FLAC, OGG (Vorbis/Opus) and MP3, whatever the container says; encoding writes
 wav (16-bit PCM), flac, mp3, opus (in Ogg), ogg (Vorbis) and raw little-endian 16-bit PCM.
+OUTPUT_FORMATS is the one list of output formats: the request contract, the HTTP mode, `say` and the
+stream encoders all read it. A new format is one entry here (and an encoder in stream_encoder.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ class OutputFormat:
     soundfile_format: str | None  # None: raw PCM, written by hand
     subtype: str | None
 
+    def content_type_at(self, sample_rate: int) -> str:
+        """The media type; raw PCM's names its rate, the one thing a player cannot find in the bytes."""
+        return f"{self.content_type}; rate={sample_rate}; channels=1" if self.soundfile_format is None else self.content_type
+
 
 OUTPUT_FORMATS: dict[str, OutputFormat] = {
     "wav": OutputFormat("wav", "audio/wav", "wav", "WAV", "PCM_16"),
@@ -30,7 +36,7 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
     "mp3": OutputFormat("mp3", "audio/mpeg", "mp3", "MP3", "MPEG_LAYER_III"),
     "opus": OutputFormat("opus", "audio/ogg; codecs=opus", "opus", "OGG", "OPUS"),
     "ogg": OutputFormat("ogg", "audio/ogg", "ogg", "OGG", "VORBIS"),
-    "pcm": OutputFormat("pcm", "audio/L16; rate=24000; channels=1", "pcm", None, None),
+    "pcm": OutputFormat("pcm", "audio/L16", "pcm", None, None),
 }
 
 
@@ -64,8 +70,9 @@ MAX_CHANNELS = 8
 SAMPLE_RATE_RANGE = (4_000, 384_000)
 
 
-def decode_audio(data: bytes, max_seconds: float) -> DecodedAudio:
-    """Decode a reference clip. Every failure is an InputError that says what is wrong."""
+def decode_audio(data: bytes, max_seconds: float, clip_seconds: float | None = None) -> DecodedAudio:
+    """Decode a reference clip. Every failure is an InputError that says what is wrong (`clip_seconds`:
+    how much of a clip is used, for the message that refuses a long one)."""
     if not data:
         raise InputError("ref_audio is empty (0 bytes)")
     try:
@@ -76,9 +83,9 @@ def decode_audio(data: bytes, max_seconds: float) -> DecodedAudio:
             if not 1 <= channels <= MAX_CHANNELS:
                 raise InputError(f"ref_audio has {channels} channels; at most {MAX_CHANNELS} are accepted")
             if frames > 0 and frames / rate > max_seconds:
+                used = f"only the first {clip_seconds:g} s are used: " if clip_seconds else ""
                 raise InputError(
-                    f"ref_audio is {frames / rate:.1f} s long; the limit is {max_seconds:g} s "
-                    "(only the first 12 s are used: send a shorter clip)"
+                    f"ref_audio is {frames / rate:.1f} s long; the limit is {max_seconds:g} s ({used}send a shorter clip)"
                 )
             # read at most the cap (+1 frame) even where the header lies about the length
             limit = int(max_seconds * rate) + 1

@@ -88,13 +88,17 @@ def shorten_silences(
 
     Inner silences keep `keep_s` after the speech before them and `keep_s` before the speech after;
     silences at the very start or end keep only the side that touches speech (as pydub's
-    split_on_silence with keep_silence does in upstream's `remove_silence`).
+    split_on_silence with keep_silence does in upstream's `remove_silence`). A wave that is silent
+    throughout keeps `keep_s` (upstream returns nothing: a deliberate difference, so a request never
+    gets an empty result as a success).
     """
     keep = int(keep_s * rate)
     pieces, cursor = [], 0
     for start, end in silent_runs(wave, rate, threshold_db, min_s):
         drop_from = start if start == 0 else start + keep
         drop_to = end if end >= len(wave) else end - keep
+        if start == 0 and end >= len(wave):  # silence throughout: shortened like any other, never to nothing
+            drop_from = keep
         if drop_to > drop_from:
             pieces.append(wave[cursor:drop_from])
             cursor = drop_to

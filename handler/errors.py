@@ -1,13 +1,19 @@
 """Error types that decide how a failure is reported.
 
-InputError: the caller sent something wrong; the message says what to fix; the worker stays healthy.
+InputError: the caller sent something wrong; the message says what to fix, `field` names the request
+field at fault (the contract's name) where there is one; the worker stays healthy.
 DeliveryError: the result could not be delivered (bucket missing or unreachable); the job fails.
 StartupError: the worker cannot become ready; the process exits non-zero with this one line.
+How each becomes a typed failure for the front doors: handler.events.
 """
 
 
 class InputError(ValueError):
     """A bad request. The message is shown to the caller as-is."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class DeliveryError(RuntimeError):

@@ -1,8 +1,9 @@
 """The HTTP front door for RunPod load-balancing endpoints: an OpenAI-compatible speech API.
 
-A thin adapter over `Service.messages` (the same contract, validation, scheduler and encoders as the
+A thin adapter over `Service.events` (the same contract, validation, scheduler and encoders as the
 queue worker): it maps OpenAI's field names and defaults onto a request, runs the service's blocking
-generator in threads, and sends the audio bytes of its stream messages as they come (chunked).
+generator in threads, and sends the bytes of its audio events as they come (chunked). A failure's
+kind picks the status (FAILURE_STATUS), its field the `param`: no message wording is read.
 Start-up, the ports, signals and the drain live in handler/http_serve.py.
 
 Routes: GET /ping (RunPod's health check), POST /v1/audio/speech, GET /v1/models, GET /v1/audio/voices.
@@ -13,12 +14,10 @@ caller can fix, 5xx only for faults of the worker itself.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hmac
 import itertools
 import json
 import logging
-import re
 import secrets
 import threading
 import time
@@ -32,10 +31,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from handler.audio_codec import OUTPUT_FORMATS
+from handler.events import Audio, Failure, FailureKind, Finished
+from handler.schema import MAX_SEED, OPENAI_ALIASES
+
 log = logging.getLogger("handler.http")
 
-MAX_SEED = 2**31 - 1  # handler.schema.MAX_SEED (not imported: this module stays free of the engine's imports)
-SUPPORTED_FORMATS = ("mp3", "opus", "flac", "wav", "pcm", "ogg")
 OPENAI_DEFAULT_FORMAT = "mp3"  # what OpenAI's API answers when response_format is not given
 RETRY_AFTER_BUSY_S = 1
 RETRY_AFTER_STARTING_S = 5
@@ -94,8 +95,8 @@ class HttpState:
         self._api_key = api_key.encode()
         self._ids = itertools.count(1)
 
-    def ready(self, service, max_inflight: int, model_name: str) -> None:
-        self.service, self.model_name = service, model_name
+    def ready(self, service, max_inflight: int) -> None:
+        self.service, self.model_name = service, service.model_name
         self.inflight = Inflight(max_inflight)
         # one thread per request in flight steps its generator, plus spares; never the loop's default pool
         self.executor = ThreadPoolExecutor(max_workers=max_inflight + 4, thread_name_prefix="f5-http")
@@ -121,8 +122,15 @@ _TYPES = {
     415: "invalid_request_error",
     429: "rate_limit_error",
 }
-_PARAM = re.compile(r"^invalid input: (?:unknown field '([\w.]+)'|([\w.]+): )")
-_OPENAI_NAME = {"text": "input", "format": "response_format"}
+# a service failure's kind → (HTTP status, OpenAI error code, headers)
+FAILURE_STATUS: dict[FailureKind, tuple[int, str, dict | None]] = {
+    FailureKind.INVALID_INPUT: (400, "invalid_request", None),
+    FailureKind.DELIVERY: (502, "delivery_failed", None),
+    FailureKind.SHUTTING_DOWN: (503, "shutting_down", {"Retry-After": str(RETRY_AFTER_BUSY_S)}),
+    FailureKind.WORKER_BROKEN: (503, "worker_failed", None),
+    FailureKind.INTERNAL: (500, "internal_error", None),
+}
+_OPENAI_NAME = {name: alias for alias, name in OPENAI_ALIASES.items()}  # the contract's names → OpenAI's
 
 
 def error_response(
@@ -133,18 +141,10 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _service_error(message: dict) -> ApiError:
-    """A service error message as an HTTP error: 4xx for the request, 5xx for the worker."""
-    text = str(message["error"])
-    if message.get("refresh_worker") or text.startswith("this worker is being replaced"):
-        return ApiError(503, text, "worker_failed")
-    if text.startswith("the worker is shutting down"):
-        return ApiError(503, text, "shutting_down", headers={"Retry-After": str(RETRY_AFTER_BUSY_S)})
-    if text.startswith("internal error"):
-        return ApiError(500, text, "internal_error")
-    match = _PARAM.match(text)
-    param = (match.group(1) or match.group(2)).split(".")[0] if match else None
-    return ApiError(400, text, "invalid_request", _OPENAI_NAME.get(param, param))
+def _service_error(failure: Failure) -> ApiError:
+    status, code, headers = FAILURE_STATUS[failure.kind]
+    param = _OPENAI_NAME.get(failure.field, failure.field)
+    return ApiError(status, failure.message, code, param, headers)
 
 
 # ---- the request, OpenAI names onto the worker contract --------------------------------------------------
@@ -159,7 +159,7 @@ def to_job(body: Any) -> dict:
         raise ApiError(
             400,
             "response_format 'aac' is not supported: this server cannot encode AAC; "
-            f"use one of {', '.join(SUPPORTED_FORMATS)}",
+            f"use one of {', '.join(OUTPUT_FORMATS)}",
             "unsupported_format",
             "response_format",
         )
@@ -184,12 +184,12 @@ def to_job(body: Any) -> dict:
 
 # ---- the service's blocking generator, stepped in threads ---------------------------------------------------
 class ServiceStream:
-    """One request's `Service.messages` generator. Steps run in the executor, one at a time; `close()`
+    """One request's `Service.events` generator. Steps run in the executor, one at a time; `close()`
     returns at once and closes the generator in a thread after any step in progress, which cancels the
     request's chunks still waiting in the scheduler; then the request's slot is released."""
 
-    def __init__(self, messages: Iterator[dict], executor: ThreadPoolExecutor, on_closed: Callable[[], None]):
-        self._messages, self._executor, self._on_closed = messages, executor, on_closed
+    def __init__(self, events: Iterator, executor: ThreadPoolExecutor, on_closed: Callable[[], None]):
+        self._events, self._executor, self._on_closed = events, executor, on_closed
         self._lock = threading.Lock()
         self._closing = False
 
@@ -197,7 +197,7 @@ class ServiceStream:
         with self._lock:
             if self._closing:
                 return _END
-            return next(self._messages, _END)
+            return next(self._events, _END)
 
     async def next(self) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._step)
@@ -205,7 +205,7 @@ class ServiceStream:
     def _close(self) -> None:
         try:
             with self._lock:
-                self._messages.close()
+                self._events.close()
         finally:
             self._on_closed()
 
@@ -301,21 +301,21 @@ def create_app(state: HttpState, max_body_bytes: int = 40_000_000) -> Starlette:
             )
         job_id = state.next_id()
         started = time.perf_counter()
-        stream = ServiceStream(state.service.messages(job, job_id), state.executor, state.inflight.release)
+        stream = ServiceStream(state.service.events(job, job_id), state.executor, state.inflight.release)
         try:
             first = await stream.next()
         except BaseException:
             stream.close()
             raise
-        if first is _END or "error" in first:
+        if not isinstance(first, Audio):
             stream.close()
-            if first is _END:
-                raise ApiError(500, "internal error: the service returned no audio", "internal_error")
-            _check_broken(state, first)
-            raise _service_error(first)
+            if isinstance(first, Failure):
+                _check_broken(state, first)
+                raise _service_error(first)
+            raise ApiError(500, "internal error: the service returned no audio", "internal_error")
         headers = {"X-Seed": str(job["seed"]), "X-Request-Id": job_id, "Cache-Control": "no-store"}
         return _AudioStream(
-            stream, _body(state, stream, first, job_id, started), media_type=first["content_type"], headers=headers
+            stream, _body(state, stream, first, job_id, started), media_type=first.content_type, headers=headers
         )
 
     async def on_api_error(request: Request, exc: ApiError) -> Response:
@@ -368,34 +368,34 @@ def _ping(state: HttpState) -> Response:
     )
 
 
-def _check_broken(state: HttpState, message: dict) -> None:
-    if message.get("refresh_worker") or getattr(state.service, "broken", None):
-        state.on_broken(str(message.get("error", "")))
+def _check_broken(state: HttpState, failure: Failure) -> None:
+    if failure.replace_worker or getattr(state.service, "broken", None):
+        state.on_broken(failure.message)
 
 
 async def _body(
-    state: HttpState, stream: ServiceStream, message: Any, job_id: str, started: float
+    state: HttpState, stream: ServiceStream, event: Any, job_id: str, started: float
 ) -> AsyncIterator[bytes]:
-    """The audio bytes of each stream message, in order, as each arrives. Closing (the client went
-    away: starlette cancels this generator) closes the service's generator, so its work stops."""
+    """The bytes of each audio event, in order, as each arrives. Closing (the client went away:
+    starlette cancels this generator) closes the service's generator, so its work stops."""
     sent = 0
     first_byte_s = None
     try:
         while True:
-            if message is _END:
-                raise StreamAborted("the service's stream ended without its final message")
-            if "error" in message:
-                _check_broken(state, message)
-                raise StreamAborted(message["error"])
-            if message.get("done"):
-                timings = message.get("timings", {})
+            if event is _END:
+                raise StreamAborted("the service's stream ended without its final event")
+            if isinstance(event, Failure):
+                _check_broken(state, event)
+                raise StreamAborted(event.message)
+            if isinstance(event, Finished):
+                timings = event.timings
                 log.info(
                     "%s done status=200 seed=%s format=%s duration_s=%s bytes=%d first_byte_s=%.3f total_s=%.3f "
                     "first_audio_s=%s model_s=%s batched_with=%s",
                     job_id,
-                    message.get("seed"),
-                    message.get("format"),
-                    message.get("duration_s"),
+                    event.seed,
+                    event.format.name,
+                    event.duration_s,
                     sent,
                     first_byte_s or 0.0,
                     time.perf_counter() - started,
@@ -404,13 +404,11 @@ async def _body(
                     timings.get("batched_with"),
                 )
                 return
-            if "audio_base64" in message:
-                audio = base64.b64decode(message["audio_base64"])
-                sent += len(audio)
-                if first_byte_s is None:
-                    first_byte_s = time.perf_counter() - started
-                yield audio
-            message = await stream.next()
+            sent += len(event.data)
+            if first_byte_s is None:
+                first_byte_s = time.perf_counter() - started
+            yield event.data
+            event = await stream.next()
     except (asyncio.CancelledError, GeneratorExit):
         log.info("%s stopped: the client went away after %d bytes", job_id, sent)
         raise

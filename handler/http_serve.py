@@ -2,9 +2,9 @@
 load-balancing endpoints.
 
 The server listens at once, so RunPod's health check (`GET /ping` on PORT_HEALTH, default: PORT)
-sees the worker starting (204) while the same start-up as the queue worker runs (verified weights,
-warm load, warm-up); then 200. A start-up failure prints the one `[startup] FAILED ...` line, answers
-503 for a few seconds (so the platform sees it) and exits with code 1.
+sees the worker starting (204) while the same start-up as the queue worker runs (handler.startup:
+verified weights, warm load, warm-up); then 200. A start-up failure prints the one
+`[startup] FAILED ...` line, answers 503 for a few seconds (so the platform sees it) and exits with code 1.
 
 SIGTERM (or SIGINT) drains: /ping answers 503, new requests get 503, requests in flight finish (up to
 DRAIN_TIMEOUT_S), then the process exits 0. A GPU failure drains the same way and exits 1, so the
@@ -22,18 +22,11 @@ import threading
 import time
 
 from handler.errors import StartupError
+from handler.startup import fail, say, start
 
 FAILED_LINGER_S = 3.0  # /ping answers 503 this long after a failed start-up, then the process exits 1
 DRAIN_TIMEOUT_S = 300.0  # the longest a drain waits for requests in flight
 log = logging.getLogger("handler.http")
-
-
-def _say(message: str) -> None:
-    print(f"[startup] {message}", file=sys.stderr, flush=True)
-
-
-def _fail(reason: str) -> None:
-    print(f"[startup] FAILED: {reason}", file=sys.stderr, flush=True)
 
 
 class _NoPingLines(logging.Filter):
@@ -122,39 +115,33 @@ async def _serve(settings) -> int:
     serving = [asyncio.create_task(server.serve()) for server in servers]
     while not all(server.started for server in servers):
         if any(task.done() for task in serving):  # e.g. the port is taken (uvicorn logged why)
-            _fail(f"http: could not listen on port {settings.http_port} / health port {health_port}")
+            fail(f"http: could not listen on port {settings.http_port} / health port {health_port}")
             for server in servers:
                 server.should_exit = True
             await asyncio.gather(*serving, return_exceptions=True)
             return 1
         await asyncio.sleep(0.02)
-    _say(f"http listening on port {settings.http_port}, /ping on port {health_port} (204 until ready)")
+    say(f"http listening on port {settings.http_port}, /ping on port {health_port} (204 until ready)")
 
-    started = time.perf_counter()
     service = None
-    startup = asyncio.ensure_future(_in_thread(_build, settings))
+    startup = asyncio.ensure_future(_in_thread(start, settings))
     waiting_stop = asyncio.ensure_future(stop.wait())
     await asyncio.wait([startup, waiting_stop], return_when=asyncio.FIRST_COMPLETED)
     if startup.done():
         waiting_stop.cancel()
-        try:
-            service, model_name = startup.result()
-        except StartupError as exc:
-            reason = str(exc)
-        except Exception as exc:  # noqa: BLE001 - an import error or a bug must still end in one clear line
-            reason = f"{type(exc).__name__}: {exc}"
-        if service is None:
-            _fail(reason)
-            state.phase, state.reason = "failed", reason
+        started = startup.result()  # start() never raises: a failure comes back as its reason
+        if started.failure is not None:
+            state.phase, state.reason = "failed", started.failure
             await asyncio.wait([waiting_stop := asyncio.ensure_future(stop.wait())], timeout=FAILED_LINGER_S)
             waiting_stop.cancel()
             exit_code = 1
         else:
+            service = started.service
             max_inflight = settings.http_max_inflight or 2 * service.concurrency
-            state.ready(service, max_inflight, model_name)
-            _say(
-                f"ready in {time.perf_counter() - started:.2f} s (http: at most {max_inflight} requests in flight, "
-                f"bearer token {'required' if settings.api_key else 'off'})"
+            state.ready(service, max_inflight)
+            say(
+                f"http: at most {max_inflight} requests in flight, "
+                f"bearer token {'required' if settings.api_key else 'off'}"
             )
             await stop.wait()
     else:
@@ -162,7 +149,7 @@ async def _serve(settings) -> int:
 
     if state.phase != "failed":
         state.phase = "draining"
-        _say(f"draining: {state.reason}; {state.inflight.count} request(s) in flight")
+        say(f"draining: {state.reason}; {state.inflight.count} request(s) in flight")
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while state.inflight.count > 0 and time.monotonic() < deadline and not servers[0].force_exit:
             await asyncio.sleep(0.05)
@@ -174,32 +161,24 @@ async def _serve(settings) -> int:
         service.scheduler.close()
     if state.executor is not None:
         state.executor.shutdown(wait=False, cancel_futures=True)
-    _say(f"stopped ({state.reason or 'done'}), exit code {exit_code}")
+    say(f"stopped ({state.reason or 'done'}), exit code {exit_code}")
     return exit_code
-
-
-def _build(settings):
-    from handler.manifest import read_manifest
-    from handler.startup import build_service
-
-    service = build_service(settings)
-    return service, read_manifest(settings.model_dir).model_name
 
 
 def main(argv: list[str] | None = None) -> int:
     if argv:
         print(
             "usage: python -m handler serve  (settings from the environment: PORT, PORT_HEALTH, "
-            "F5_HTTP_MAX_INFLIGHT, F5_API_KEY and the worker's F5_* variables; see README.md)",
+            "F5_HTTP_MAX_INFLIGHT, F5_API_KEY and the worker's F5_* variables; see docs/configuration.md)",
             file=sys.stderr,
         )
         return 0 if argv[0] in ("-h", "--help") else 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        from handler.config import Settings
+    from handler.config import Settings
 
+    try:
         settings = Settings.from_env()
     except StartupError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return 1
     return asyncio.run(_serve(settings))

@@ -5,14 +5,14 @@ the worker reads it at start-up and refuses to start when a file is missing, has
 with hash verification on, the wrong sha256.
 
 {
-  "model":   {"name": "F5TTS_v1_Base", "backbone": "DiT", "arch": {...backbone kwargs...},
-              "checkpoint": "f5/model.safetensors",
-              "vocab": "f5/vocab.txt", "use_ema": true},
-  "vocoder": {"dir": "vocos"},
+  "model":   {"name": "F5TTS_v1_Base", ...what the model backend reads (handler/f5/files.py)...},
   "asr":     {"dir": "whisper"} | null,
   "files":   [{"repo": "...", "revision": "...", "file": "...", "path": "f5/model.safetensors",
                "size": 123, "sha256": "..."}]
 }
+
+Every file the worker reads is listed in `files`, so this module checks all of them without knowing
+what they are; the backend says which files it hashes itself, from the bytes it loads.
 
 A checkpoint the build converted (float16 by default) has `"dtype": "float16"` in its files[] entry
 and `"source": {"path", "size", "sha256"}`: the file downloaded and verified against the hub,
@@ -34,19 +34,25 @@ MANIFEST_NAME = "manifest.json"
 
 @dataclass(frozen=True)
 class Manifest:
+    """The generic part of manifest.json. The `model` section (and any other top-level section, such
+    as `vocoder`) belongs to the model backend, which reads it (handler/f5/files.py for F5-TTS)."""
+
     root: Path
     model_name: str
-    backbone: str
-    arch: dict[str, Any]
-    checkpoint: Path
-    vocab: Path
-    use_ema: bool
-    vocoder_dir: Path
+    data: dict[str, Any]  # the whole manifest, as written
     asr_dir: Path | None
     files: list[dict[str, Any]]
     # sha256 values `verify_files` left to whoever reads the file next (path -> expected hash): the
     # checkpoint is hashed from the same bytes that are loaded, so it is read once at start-up
     pending_sha256: dict[Path, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def model(self) -> dict[str, Any]:
+        return self.data["model"]
+
+    def path(self, relative: str, what: str) -> Path:
+        """A path the manifest names, resolved under the model folder (never outside it)."""
+        return _inside(self.root, relative, what)
 
     def entry_for(self, path: Path) -> dict[str, Any] | None:
         """The files[] record of a file under the model folder, if the manifest lists it."""
@@ -77,20 +83,13 @@ def read_manifest(model_dir: Path) -> Manifest:
         raise StartupError(f"model manifest missing: {path} (set F5_MODEL_DIR to the folder that holds it)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        model = data["model"]
-        files = data["files"]
         asr = data.get("asr") or None
         manifest = Manifest(
             root=model_dir,
-            model_name=str(model["name"]),
-            backbone=str(model.get("backbone", "DiT")),
-            arch=dict(model["arch"]),
-            checkpoint=_inside(model_dir, model["checkpoint"], "checkpoint"),
-            vocab=_inside(model_dir, model["vocab"], "vocab"),
-            use_ema=bool(model.get("use_ema", True)),
-            vocoder_dir=_inside(model_dir, data["vocoder"]["dir"], "vocoder"),
+            model_name=str(data["model"]["name"]),
+            data=data,
             asr_dir=_inside(model_dir, asr["dir"], "asr") if asr else None,
-            files=[dict(entry) for entry in files],
+            files=[dict(entry) for entry in data["files"]],
         )
         for entry in manifest.files:
             for key in ("path", "size", "sha256"):
@@ -127,9 +126,6 @@ def verify_files(manifest: Manifest, check_hashes: bool, defer: tuple[Path, ...]
         elif check_hashes:
             sha256_matches(path, sha256_of(path), entry["sha256"])
         total += size
-    for needed in (manifest.checkpoint, manifest.vocab, manifest.vocoder_dir / "config.yaml"):
-        if not needed.is_file():
-            raise StartupError(f"model file missing: {needed}")
     return total
 
 
@@ -145,8 +141,9 @@ def file_entry(root: Path, path: Path, *, repo: str = "", revision: str = "", fi
     }
 
 
-def write_manifest(root: Path, *, model: dict[str, Any], vocoder_dir: str, asr_dir: str | None, files: list[dict]) -> Path:
+def write_manifest(root: Path, *, model: dict[str, Any], asr_dir: str | None, files: list[dict], **sections: Any) -> Path:
+    """Write manifest.json; `sections` are the backend's own top-level sections (F5-TTS: `vocoder`)."""
     path = root / MANIFEST_NAME
-    data = {"model": model, "vocoder": {"dir": vocoder_dir}, "asr": {"dir": asr_dir} if asr_dir else None, "files": files}
+    data = {"model": model, **sections, "asr": {"dir": asr_dir} if asr_dir else None, "files": files}
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path

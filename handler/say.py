@@ -1,11 +1,13 @@
 """`python -m handler say "Text to speak" -o out.wav`: synthesise one text into a file.
 
-The same start-up as the worker (`handler.startup.build_service`: verified files, model, voices,
-warm-up), then one ordinary request through `Service.messages`, so the validation and the error
-messages are the endpoint's own. On success it prints one line on stdout:
+The same start-up as the worker (`handler.startup.start`: verified files, model, voices, warm-up),
+then one ordinary request through `Service.events`, so the validation and the error messages are the
+endpoint's own. On success it prints one line on stdout:
 
   out.wav duration_s=1.152 seed=1234 preprocess_s=0.0004 model_s=0.2666 ... total_s=0.2797 rtf=0.2428
 
+`-o -` writes the audio to standard output instead, as it is made (a streamed request: the first
+chunk is short, so a player piped to it starts early), and the line goes to standard error.
 Exit codes: 0 written; 1 the worker could not start (`[startup] FAILED: ...`); 2 the request was
 refused or failed, or the arguments are wrong (`error: ...` on stderr, no traceback).
 Start-up lines go to stderr. Unlike the worker, it runs without a GPU too (F5_REQUIRE_GPU is ignored).
@@ -20,10 +22,13 @@ import logging
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-EXTENSION_FORMATS = {"wav": "wav", "flac": "flac", "mp3": "mp3", "opus": "opus", "ogg": "ogg", "pcm": "pcm", "raw": "pcm"}
+from handler.audio_codec import OUTPUT_FORMATS
+from handler.events import Audio, Failure, Finished
+
+EXTENSION_FORMATS = {**{spec.extension: name for name, spec in OUTPUT_FORMATS.items()}, "raw": "pcm"}
+TO_STDOUT = "-"
 CONTAINER_HINT = ' (in a container, add --user "$(id -u):$(id -g)" so the mounted folder is writable)'
 
 
@@ -37,7 +42,9 @@ def parser() -> argparse.ArgumentParser:
         description="Synthesise TEXT into a file with the worker's own model and request handling.",
     )
     p.add_argument("text", help='what to say; "-" reads it from standard input')
-    p.add_argument("-o", "--out", required=True, help="the file to write; its extension picks the format (wav, flac, mp3, opus, ogg, pcm)")
+    p.add_argument("-o", "--out", required=True,
+                   help=f"the file to write; its extension picks the format ({', '.join(OUTPUT_FORMATS)}); "
+                        '"-" writes the audio to standard output as it is made (add --format)')
     p.add_argument("--voice", help="a preset voice (default: F5_DEFAULT_VOICE, en)")
     p.add_argument("--ref-audio", help="a clip of the voice to clone (WAV, FLAC, OGG, MP3), or an https:// URL")
     p.add_argument("--ref-text", help="the exact transcript of --ref-audio")
@@ -52,12 +59,17 @@ def build_request(args: argparse.Namespace) -> dict:
     """The request dict an endpoint caller would send. Checks only what the service cannot: files."""
     text = sys.stdin.read() if args.text == "-" else args.text
     fmt = args.format
+    if fmt is None and args.out == TO_STDOUT:
+        fmt = "wav"
     if fmt is None:
         extension = Path(args.out).suffix.lower().lstrip(".")
         fmt = EXTENSION_FORMATS.get(extension)
         if fmt is None:
-            raise UsageError(f"cannot tell the format from {args.out!r}; name the file .wav, .flac, .mp3, .opus, .ogg or .pcm, or add --format")
+            names = ", ".join(f".{spec.extension}" for spec in OUTPUT_FORMATS.values())
+            raise UsageError(f"cannot tell the format from {args.out!r}; name the file {names}, or add --format")
     request: dict = {"text": text, "format": fmt, "output": "inline"}
+    if args.out == TO_STDOUT:
+        request["stream"] = True
     if args.voice is not None:
         request["voice"] = args.voice
     if args.ref_audio is not None:
@@ -74,6 +86,8 @@ def build_request(args: argparse.Namespace) -> dict:
         value = getattr(args, name)
         if value is not None:
             request[name] = value
+    if args.out == TO_STDOUT:
+        return request
     folder = Path(args.out).resolve().parent
     if not folder.is_dir():
         raise UsageError(f"cannot write {args.out}: the folder {folder} does not exist")
@@ -97,8 +111,8 @@ def write_atomically(path: str, data: bytes) -> None:
         raise
 
 
-def summary_line(path: str, result: dict) -> str:
-    fields = {"duration_s": result.get("duration_s"), "seed": result.get("seed"), **result.get("timings", {})}
+def summary_line(path: str, finished: Finished) -> str:
+    fields = {"duration_s": finished.duration_s, "seed": finished.seed, **finished.timings}
     return " ".join([path, *(f"{key}={value}" for key, value in fields.items())])
 
 
@@ -111,39 +125,27 @@ def main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2
 
-    from handler.errors import StartupError
-    from handler.startup import say
+    from handler.startup import start
 
-    started = time.perf_counter()
-    try:
-        from handler.config import Settings
-        from handler.startup import build_service
-
-        # A local command: no GPU requirement (that guards platform workers), and no inline limit
-        # (that guards the platform's payload limits; here the audio goes to a file).
-        settings = dataclasses.replace(Settings.from_env(), require_gpu=False, inline_max_bytes=sys.maxsize)
-        service = build_service(settings)
-    except StartupError as exc:
-        print(f"[startup] FAILED: {exc}", file=sys.stderr, flush=True)
+    # A local command: no GPU requirement (that guards platform workers), and no inline limit
+    # (that guards the platform's payload limits; here the audio goes to a file).
+    started = start(adjust=lambda s: dataclasses.replace(s, require_gpu=False, inline_max_bytes=sys.maxsize))
+    if started.failure is not None:
         return 1
-    except Exception as exc:  # noqa: BLE001 - an import error or a bug must still end in one clear line
-        print(f"[startup] FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-        return 1
-    say(f"ready in {time.perf_counter() - started:.2f} s")
-
-    result: dict = {}
-    for message in service.messages(request, "say"):
-        if "error" in message:
-            print(f"error: {message['error']}", file=sys.stderr, flush=True)
+    stdout = args.out == TO_STDOUT
+    for event in started.service.events(request, "say"):
+        if isinstance(event, Failure):
+            print(f"error: {event.message}", file=sys.stderr, flush=True)
             return 2
-        result = message
-    if not result.get("audio_base64"):
-        print("error: the service returned no inline audio", file=sys.stderr, flush=True)
-        return 2
-    try:
-        write_atomically(args.out, base64.b64decode(result["audio_base64"]))
-    except OSError as exc:
-        print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr, flush=True)
-        return 2
-    print(summary_line(args.out, result), flush=True)
+        if isinstance(event, Audio):  # only with -o -: a streamed request
+            sys.stdout.buffer.write(event.data)
+            sys.stdout.buffer.flush()
+        elif isinstance(event, Finished):
+            if not stdout:
+                try:
+                    write_atomically(args.out, event.audio or b"")
+                except OSError as exc:
+                    print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr, flush=True)
+                    return 2
+            print(summary_line(args.out, event), file=sys.stderr if stdout else sys.stdout, flush=True)
     return 0

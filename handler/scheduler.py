@@ -1,11 +1,14 @@
-"""The scheduler owns the model: requests submit items, it batches what is waiting and runs it.
+"""The scheduler owns the model calls: requests submit items, it batches what is waiting and runs it.
 
-One thread calls the backend; nothing else does. Each round it takes the oldest waiting item and adds
-the next waiting items of the same group (same time grid) in arrival order, while the batch stays
-within the bounds: at most `max_items` items, and an estimated memory within `memory_bytes`. So no
-item waits behind younger ones of its group, and every group gets its turn as soon as its oldest item
-is the oldest overall. A batch that runs out of memory anyway is split in halves and retried before
-any item fails; any other failure fails exactly the items of that batch.
+One thread makes every model call (`sample`, `vocode`) and is the only code that waits for the device,
+so it is where GPU time is measured (`model_s`, `vocoder_s` of each result). Request threads only make
+items (a plan may draw their noise on the device: small, asynchronous work that needs no lock).
+Each round it takes the oldest waiting item and adds the next waiting items of the same group in
+arrival order, while the batch stays within the bounds (handler.batching): at most `max_items` items,
+and the backend's memory estimate within `memory_bytes`. So no item waits behind younger ones of its
+group, and every group gets its turn as soon as its oldest item is the oldest overall. A batch that
+runs out of memory anyway is split in halves and retried before any item fails; any other failure
+fails exactly the items of that batch. Nothing here knows which model it serves (handler.model).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from handler.backend import Item, ModelBackend
+from handler.batching import BatchBounds
+from handler.model import Item, ModelBackend
 
 log = logging.getLogger("handler.scheduler")
 
@@ -34,32 +38,6 @@ class ItemResult:
     batched_with: int  # distinct requests in the model call that made this item
     model_s: float  # wall time of that call
     vocoder_s: float  # this item's vocoder time
-
-
-@dataclass(frozen=True)
-class BatchBounds:
-    max_items: int
-    memory_bytes: float  # what one call may use on top of the weights (estimated, see CostModel)
-    max_pending: int  # items waiting at most; a submit beyond it waits, it is never dropped
-
-
-@dataclass(frozen=True)
-class CostModel:
-    """Estimated bytes of one sampling call: per frame (activations of the doubled CFG batch) and,
-    for batches above one (masked attention), per frame pair (the attention mask as a float bias).
-    The figures are estimates from the architecture; bench/gpu_bench.py measures the real peak."""
-
-    bytes_per_frame: float
-    bytes_per_frame_pair: float
-
-    @classmethod
-    def for_model(cls, dim: int, heads: int, element_bytes: int) -> CostModel:
-        passes = 2  # conditional and unconditional pass in one batch
-        return cls(bytes_per_frame=passes * dim * element_bytes * 24, bytes_per_frame_pair=passes * heads * element_bytes * 2)
-
-    def batch_bytes(self, items: int, longest: int) -> float:
-        pairs = items * longest * longest if items > 1 else 0
-        return items * longest * self.bytes_per_frame + pairs * self.bytes_per_frame_pair
 
 
 class SchedulerClosed(RuntimeError):
@@ -79,10 +57,9 @@ def _close_live_schedulers() -> None:
 
 
 class Scheduler:
-    def __init__(self, backend: ModelBackend, bounds: BatchBounds, cost: CostModel):
+    def __init__(self, backend: ModelBackend, bounds: BatchBounds):
         self.backend = backend
         self.bounds = bounds
-        self.cost = cost
         self._pending: deque[tuple[Item, Future]] = deque()
         self._cond = threading.Condition()
         self._closed = False
@@ -141,7 +118,7 @@ class Scheduler:
                 if item.group != first.group:
                     continue
                 grown = max(longest, item.frames)
-                if batch and self.cost.batch_bytes(len(batch) + 1, grown) > self.bounds.memory_bytes:
+                if batch and self.backend.batch_bytes(len(batch) + 1, grown) > self.bounds.memory_bytes:
                     continue  # a shorter item further back may still fit
                 batch.append(entry)
                 longest = grown
@@ -164,7 +141,7 @@ class Scheduler:
         try:
             results = self._sample_and_vocode(items)
         except torch.OutOfMemoryError as exc:
-            self._release_memory()
+            self.backend.release_memory()
             if len(batch) > 1:
                 log.warning("out of memory on a batch of %d items; splitting it and retrying", len(batch))
                 half = len(batch) // 2
@@ -186,44 +163,15 @@ class Scheduler:
 
     def _sample_and_vocode(self, items: list[Item]) -> list[ItemResult]:
         started = time.perf_counter()
-        mels = self.backend.sample(items)
-        self._synchronize()
+        outputs = self.backend.sample(items)
+        self.backend.synchronize()
         model_s = time.perf_counter() - started
         self._calls += 1
         requests = len({item.request for item in items})
         self.recent_batches.append((len(items), requests))
         results = []
-        for item, mel in zip(items, mels, strict=True):
+        for item, output in zip(items, outputs, strict=True):
             began = time.perf_counter()
-            wave = self.backend.vocode(item, mel)
+            wave = self.backend.vocode(item, output)  # returns a wave in host memory: the device is done
             results.append(ItemResult(wave, self._calls, requests, model_s, time.perf_counter() - began))
         return results
-
-    def _synchronize(self) -> None:
-        if self.backend.device.type == "cuda":
-            torch.cuda.synchronize(self.backend.device)
-
-    def _release_memory(self) -> None:
-        if self.backend.device.type == "cuda":
-            torch.cuda.empty_cache()
-
-
-def default_bounds(backend: ModelBackend, max_items: int, memory_gb: float, max_pending: int) -> BatchBounds:
-    """By device when a setting is 0: one item per call on a CPU (padded batches were measured slower
-    there); on a GPU up to 16 items within 70 % of the memory free after loading, so a 16 GB card
-    keeps its headroom."""
-    if backend.device.type != "cuda":
-        return BatchBounds(max_items=max_items or 1, memory_bytes=float("inf"), max_pending=max_pending)
-    if memory_gb > 0:
-        memory = memory_gb * 2**30
-    else:
-        free, _ = torch.cuda.mem_get_info(backend.device)
-        memory = 0.7 * free
-    return BatchBounds(max_items=max_items or 16, memory_bytes=memory, max_pending=max_pending)
-
-
-def cost_model(backend: ModelBackend) -> CostModel:
-    transformer = backend.model.transformer
-    heads = next((m.heads for m in transformer.modules() if isinstance(getattr(m, "heads", None), int)), 16)
-    element = torch.finfo(backend.dtype).bits // 8
-    return CostModel.for_model(getattr(transformer, "dim", 1024), heads, element)

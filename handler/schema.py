@@ -1,7 +1,7 @@
-"""The request contract, validated by pydantic. README.md ("Request") documents each field.
+"""The request contract, validated by pydantic. docs/api.md ("Request") documents each field.
 
 `parse_request` turns any input (dict or not) into a TTSRequest or an InputError whose message
-names every wrong field and says what it accepts.
+names every wrong field and says what it accepts, and whose `field` is the first field at fault.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from handler.audio_codec import OUTPUT_FORMATS
 from handler.errors import InputError
 
 MAX_SEED = 2**31 - 1
-FormatName = Literal["wav", "flac", "mp3", "opus", "ogg", "pcm"]
+FormatName = Literal[tuple(OUTPUT_FORMATS)]  # the codec's list is the contract's
+OPENAI_ALIASES = {"input": "text", "response_format": "format"}  # OpenAI's speech API names → the contract's
 
 
 class TTSRequest(BaseModel):
@@ -46,10 +47,10 @@ class TTSRequest(BaseModel):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        for alias, name in (("input", "text"), ("response_format", "format")):
+        for alias, name in OPENAI_ALIASES.items():
             if alias in data:
                 if name in data:
-                    raise ValueError(f"send either '{name}' or its alias '{alias}', not both")
+                    raise ValueError(_both(name, alias))
                 data[name] = data.pop(alias)
         if isinstance(data.get("format"), str):
             data["format"] = data["format"].strip().lower()
@@ -69,13 +70,17 @@ class TTSRequest(BaseModel):
             raise ValueError("must be a finite number")
         return value
 
-    @model_validator(mode="after")
-    def _one_voice(self) -> TTSRequest:
-        if self.voice is not None and self.ref_audio is not None:
-            raise ValueError("send either 'voice' (a preset) or 'ref_audio' (a custom reference), not both")
-        if self.ref_text is not None and self.ref_audio is None:
-            raise ValueError("'ref_text' goes with 'ref_audio'; presets carry their own transcript")
-        return self
+
+
+def _both(name: str, alias: str) -> str:
+    return f"send either '{name}' or its alias '{alias}', not both"
+
+
+def _check_voice_fields(request: TTSRequest) -> None:
+    if request.voice is not None and request.ref_audio is not None:
+        raise InputError("send either 'voice' (a preset) or 'ref_audio' (a custom reference), not both", field="voice")
+    if request.ref_text is not None and request.ref_audio is None:
+        raise InputError("'ref_text' goes with 'ref_audio'; presets carry their own transcript", field="ref_text")
 
 
 def _describe(error: dict) -> str:
@@ -84,7 +89,7 @@ def _describe(error: dict) -> str:
     if not where:  # a rule across fields: its message already names them
         return message
     if error.get("type") == "extra_forbidden":
-        known = ", ".join([*sorted(TTSRequest.model_fields), "input", "response_format"])
+        known = ", ".join([*sorted(TTSRequest.model_fields), *OPENAI_ALIASES])
         return f"unknown field '{where}' (known fields: {known})"
     if "input" in error and error.get("type") not in ("missing",):
         shown = repr(error["input"])
@@ -93,16 +98,24 @@ def _describe(error: dict) -> str:
     return f"{where}: {message}"
 
 
+def _field(error: dict) -> str | None:
+    location = error.get("loc", ())
+    return str(location[0]) if location else None
+
+
 def parse_request(data: Any, max_text_chars: int) -> TTSRequest:
     if not isinstance(data, dict):
         raise InputError(f"input must be a JSON object with at least 'text', not {type(data).__name__}")
+    for alias, name in OPENAI_ALIASES.items():
+        if alias in data and name in data:
+            raise InputError(f"invalid input: {_both(name, alias)}", field=name)
     try:
         request = TTSRequest.model_validate(data)
     except ValidationError as exc:
-        raise InputError("invalid input: " + "; ".join(_describe(e) for e in exc.errors())) from None
+        errors = exc.errors()
+        raise InputError("invalid input: " + "; ".join(_describe(e) for e in errors), field=_field(errors[0])) from None
+    _check_voice_fields(request)
     if len(request.text) > max_text_chars:
-        raise InputError(f"text: {len(request.text)} characters is over the limit of {max_text_chars}; split it")
+        raise InputError(f"text: {len(request.text)} characters is over the limit of {max_text_chars}; split it",
+                         field="text")
     return request
-
-
-assert set(OUTPUT_FORMATS) == set(FormatName.__args__)  # the codec and the contract list the same formats

@@ -1,13 +1,13 @@
-"""One request in, messages out: validation, voice, chunking, synthesis, encoding, delivery.
+"""One request in, typed events out: validation, voice, chunking, synthesis, encoding, delivery.
 
-No `runpod` import: the RunPod glue (handler.worker) only moves these messages. `messages()` never
-raises: every failure becomes one `{"error": ...}` message, and a GPU failure also carries
-`"refresh_worker": True` and marks this service broken so it takes no further job.
+`events()` never raises: every failure becomes one `Failure` event with its kind and the field at
+fault (handler.events); a GPU failure also marks this service broken, so it takes no further job.
+The front doors (handler.worker, handler.http_app, handler.say) only turn events into their shapes.
+Nothing here knows which model it serves: the backend (handler.model) plans and makes the audio.
 """
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import logging
@@ -21,82 +21,109 @@ import numpy as np
 
 from handler import audio_dsp
 from handler.audio_codec import OUTPUT_FORMATS, encode_audio
-from handler.backend import SAMPLE_RATE, ModelBackend, PreparedVoice, StageTimer
+from handler.batching import BatchingPolicy
 from handler.crossfade import CrossfadeJoiner, crossfade_join
+from handler.delivery import Delivery
 from handler.errors import DeliveryError, InputError, is_cuda_failure
+from handler.events import Audio, Event, Failure, FailureKind, Finished
 from handler.fetch import AddressPolicy, download
-from handler.plan import RequestPlan, SynthesisParams, first_chunk_bytes, max_chunk_bytes
+from handler.model import ModelBackend, Plan, SynthesisParams, Voice
 from handler.scheduler import ItemResult, Scheduler, SchedulerClosed
 from handler.schema import MAX_SEED, TTSRequest, parse_request
-from handler.storage import HOW_TO_CONFIGURE, Uploader
 from handler.stream_encoder import open_stream_encoder
 from handler.text_chunks import chunk_text, normalize_text
 from handler.text_normalize import normalize_for_speech
+from handler.timing import StageTimer
 from handler.voices import VoiceLibrary, decode_base64_audio
 
 log = logging.getLogger("handler.service")
 
-STREAM_SEGMENT_S = 5.0  # ≤ 5 s per stream message: 16-bit WAV is 240 kB, 320 kB in base64
-STREAM_MESSAGE_LIMIT = 1_000_000  # RunPod's per-message stream limit
-FIRST_CHUNK_S = 3.0  # a stream's first chunk: about this much speech, so the first audio comes early
+STREAM_SEGMENT_S = 5.0  # ≤ 5 s per streamed piece: 16-bit WAV is 240 kB, 320 kB in base64
+WARMUP_TEXT = "Warm up the model."
+
+
+class EmptyResult(RuntimeError):
+    """The request's audio came out empty: never answered as a success."""
 
 
 class Service:
     def __init__(self, settings, backend: ModelBackend, scheduler: Scheduler, voices: VoiceLibrary,
-                 uploader: Uploader | None, concurrency: int = 1):
+                 delivery: Delivery | None = None, policy: BatchingPolicy | None = None, model_name: str = "f5-tts"):
         self.settings = settings
-        self.concurrency = concurrency  # requests served at once (the SDK's concurrency_modifier)
+        self.model_name = model_name  # the manifest's name for the model
         self.backend = backend
         self.scheduler = scheduler
         self.voices = voices
-        self.uploader = uploader
+        self.delivery = delivery or Delivery(None, settings.inline_max_bytes)
+        self.policy = policy or BatchingPolicy(concurrency=1, bounds=scheduler.bounds)
         self.broken: str | None = None
         self._requests = itertools.count(1)
 
+    @property
+    def concurrency(self) -> int:
+        """Requests served at once (the SDK's concurrency_modifier, the HTTP mode's bound)."""
+        return self.policy.concurrency
+
     # ---- the one public entry point ------------------------------------------------------------
-    def messages(self, job_input: Any, job_id: str = "local") -> Iterator[dict]:
+    def events(self, job_input: Any, job_id: str = "local") -> Iterator[Event]:
         if self.broken:
-            yield {"error": f"this worker is being replaced after a GPU failure ({self.broken}); retry the job"}
+            yield Failure(FailureKind.WORKER_BROKEN,
+                          f"this worker is being replaced after a GPU failure ({self.broken}); retry the job")
             return
         try:
-            yield from self._run(job_input, job_id)
-        except (InputError, DeliveryError, SchedulerClosed) as exc:
-            yield {"error": str(exc)}
+            started = time.perf_counter()
+            request = parse_request(job_input, self.settings.max_text_chars)
+            yield from self._serve(request, job_id, started)
+        except InputError as exc:
+            yield Failure(FailureKind.INVALID_INPUT, str(exc), exc.field)
+        except DeliveryError as exc:
+            yield Failure(FailureKind.DELIVERY, str(exc))
+        except SchedulerClosed as exc:
+            yield Failure(FailureKind.SHUTTING_DOWN, str(exc))
         except Exception as exc:  # noqa: BLE001 - the worker must answer, whatever broke
             if is_cuda_failure(exc):
                 self.broken = f"{type(exc).__name__}: {str(exc)[:200]}"
                 log.error("GPU failure, asking for a fresh worker: %s", self.broken)
-                yield {"error": f"GPU failure: {self.broken}; the worker will be replaced, retry the job", "refresh_worker": True}
+                yield Failure(FailureKind.WORKER_BROKEN,
+                              f"GPU failure: {self.broken}; the worker will be replaced, retry the job")
             else:
                 log.error("internal error on job %s:\n%s", job_id, traceback.format_exc())
-                yield {"error": f"internal error: {type(exc).__name__}: {exc}"}
+                yield Failure(FailureKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
 
     def warmup(self) -> dict:
-        """Real syntheses through the full path, so the first request pays no first-call costs: one
-        alone (no attention mask) and, where calls are batched, two at once (the masked path)."""
-        result = list(self._run({"text": "Warm up the model.", "seed": 0, "nfe_step": 8}, "warmup"))[-1]
+        """Real syntheses through the full path with the default parameters, so the first request pays
+        no first-call costs and a setting that would fail requests fails start-up instead: one alone
+        (no attention mask) and, where calls are batched, two at once (the masked path). The warm-up
+        text is the worker's own, so F5_MAX_TEXT_CHARS does not apply to it."""
+        *_, finished = self._serve(TTSRequest(text=WARMUP_TEXT, seed=0), "warmup", time.perf_counter())
         if self.scheduler.bounds.max_items > 1:
-            plan = RequestPlan(self.backend, self.voices.preset(self.settings.default_voice),
-                               ["Warm up.", "Warm up the batch."], SynthesisParams(nfe_step=8, seed=0), request=0)
+            voice = self.voices.preset(self.settings.default_voice)
+            plan = self.backend.plan(voice, ["Warm up.", "Warm up the batch."], SynthesisParams(seed=0), request=0)
             for future in self.scheduler.submit(plan.items()):
                 future.result()
-        return result["timings"]
+        return finished.timings
+
+    @staticmethod
+    def normalized(text: str, speak_symbols: bool = True) -> str:
+        """The text as it will be spoken: whitespace folded, and numbers, symbols and dates as words."""
+        text = normalize_text(text)
+        return normalize_text(normalize_for_speech(text)) if speak_symbols else text
 
     # ---- steps -----------------------------------------------------------------------------------
-    def _run(self, job_input: Any, job_id: str) -> Iterator[dict]:
-        started = time.perf_counter()
-        request = parse_request(job_input, self.settings.max_text_chars)
+    def _serve(self, request: TTSRequest, job_id: str, started: float) -> Iterator[Event]:
         if request.stream and request.output == "url":
-            raise InputError("output 'url' is not available with stream: true (stream messages carry audio inline)")
+            raise InputError("output 'url' is not available with stream: true (streamed audio is sent as it is made)",
+                             field="output")
         voice = self._voice(request)
         text = self.normalized(request.text, request.normalize)
         unknown = self.backend.unknown_characters(text)
         if unknown:
             shown = ", ".join(f"{c!r} (U+{ord(c[0]):04X})" if len(c) == 1 else repr(c) for c in unknown[:10])
-            raise InputError(f"text contains characters the model cannot speak: {shown}; remove or spell them out")
-        # a stream starts with a short chunk so its first audio comes early; otherwise upstream's chunks
-        first = first_chunk_bytes(voice, request.speed, FIRST_CHUNK_S) if request.stream else None
-        chunks = chunk_text(text, max_chunk_bytes(voice, request.speed), first_max_bytes=first)
+            raise InputError(f"text contains characters the model cannot speak: {shown}; remove or spell them out",
+                             field="text")
+        # a stream starts with a short chunk so its first audio comes early; otherwise the model's chunks
+        first = self.backend.text_budget(voice, request.speed, self.policy.first_chunk_s) if request.stream else None
+        chunks = chunk_text(text, self.backend.text_budget(voice, request.speed), first_max_bytes=first)
         params = SynthesisParams(
             nfe_step=request.nfe_step,
             cfg_strength=request.cfg_strength,
@@ -106,43 +133,41 @@ class Service:
             cross_fade_duration=request.cross_fade_duration,
             seed=request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1),
         )
-        plan = RequestPlan(self.backend, voice, chunks, params, next(self._requests))
-        timer = StageTimer(self.backend.device)
-        timer.seconds["preprocess"] = time.perf_counter() - started
+        plan = self.backend.plan(voice, chunks, params, next(self._requests))
+        timer = StageTimer()
+        timer.add("preprocess", started)
         if request.stream:
             yield from self._stream(request, plan, text, timer, started)
         else:
-            yield self._whole(request, plan, text, timer, started, job_id)
+            yield from self._whole(request, plan, text, timer, started, job_id)
 
-    @staticmethod
-    def normalized(text: str, speak_symbols: bool = True) -> str:
-        """The text as it will be spoken: whitespace folded, and numbers, symbols and dates as words."""
-        text = normalize_text(text)
-        return normalize_text(normalize_for_speech(text)) if speak_symbols else text
-
-    def _voice(self, request: TTSRequest) -> PreparedVoice:
+    def _voice(self, request: TTSRequest) -> Voice:
         if request.ref_audio is None:
             return self.voices.preset(request.voice or self.settings.default_voice)
         value = request.ref_audio.strip()
-        if value.startswith(("https://", "http://")):
-            data = download(
-                value,
-                max_bytes=self.settings.ref_max_bytes,
-                timeout_s=self.settings.url_timeout_s,
-                policy=AddressPolicy.from_settings(self.settings.allow_private_urls),
-            )
-        elif "://" in value[:16]:
-            raise InputError("ref_audio URL must start with https://")
-        else:
-            data = decode_base64_audio(value, self.settings.ref_max_bytes)
-        if len(data) > self.settings.ref_max_bytes:
-            raise InputError(f"ref_audio is larger than the {self.settings.ref_max_bytes}-byte limit")
+        try:
+            if value.startswith(("https://", "http://")):
+                data = download(
+                    value,
+                    max_bytes=self.settings.ref_max_bytes,
+                    timeout_s=self.settings.url_timeout_s,
+                    policy=AddressPolicy.from_settings(self.settings.allow_private_urls),
+                )
+            elif "://" in value[:16]:
+                raise InputError("ref_audio URL must start with https://")
+            else:
+                data = decode_base64_audio(value, self.settings.ref_max_bytes)
+            if len(data) > self.settings.ref_max_bytes:
+                raise InputError(f"ref_audio is larger than the {self.settings.ref_max_bytes}-byte limit")
+        except InputError as exc:
+            raise InputError(str(exc), field=exc.field or "ref_audio") from None
         return self.voices.from_bytes(data, request.ref_text)
 
     def _finish_wave(self, wave: np.ndarray, request: TTSRequest) -> np.ndarray:
-        return audio_dsp.shorten_silences(wave, SAMPLE_RATE) if request.remove_silence else wave
+        rate = self.backend.sample_rate
+        return audio_dsp.shorten_silences(wave, rate) if request.remove_silence else wave
 
-    def _results(self, plan: RequestPlan, timer: StageTimer, stats: dict, first_alone: bool) -> Iterator[np.ndarray]:
+    def _results(self, plan: Plan, timer: StageTimer, stats: dict, first_alone: bool) -> Iterator[np.ndarray]:
         """Each chunk's wave, in order, as soon as it exists. A stream sends its first chunk to the
         scheduler alone (so nothing holds it up) and the others the moment it is done; otherwise all
         chunks go at once, so that they can share model calls with each other and other requests."""
@@ -159,112 +184,71 @@ class Service:
             for future in futures:
                 future.cancel()  # a caller that stops early frees the scheduler of its chunks
 
-    def _whole(self, request, plan, text, timer, started, job_id) -> dict:
+    def _whole(self, request, plan, text, timer, started, job_id) -> Iterator[Event]:
+        rate = self.backend.sample_rate
         stats: dict = {}
         waves = list(self._results(plan, timer, stats, first_alone=False))
-        wave = crossfade_join(waves, int(request.cross_fade_duration * SAMPLE_RATE))
-        wave = self._finish_wave(wave, request)
+        wave = self._finish_wave(crossfade_join(waves, int(request.cross_fade_duration * rate)), request)
+        if len(wave) == 0:
+            raise EmptyResult("the model made no audio for this request")
         step = time.perf_counter()
-        audio = encode_audio(wave, SAMPLE_RATE, request.format)
+        audio = encode_audio(wave, rate, request.format)
         timer.add("encode", step)
-        spec = OUTPUT_FORMATS[request.format]
-        result: dict[str, Any] = {
-            "format": spec.name,
-            "content_type": spec.content_type,
-            "sample_rate": SAMPLE_RATE,
-            "duration_s": round(len(wave) / SAMPLE_RATE, 3),
-            "seed": plan.params.seed,
-            "chunks": len(plan.chunks),
-            "text": text,
-        }
-        self._deliver(result, audio, request.output, job_id, timer)
-        result["timings"] = _timings(timer, started, len(wave), stats)
-        return result
-
-    def _deliver(self, result: dict, audio: bytes, output: str, job_id: str, timer: StageTimer) -> None:
-        if output != "url":
-            encoded = base64.b64encode(audio).decode("ascii")
-            size = len(json.dumps(result)) + len(encoded) + 200  # + the key and the timings
-            if size <= self.settings.inline_max_bytes:
-                result["audio_base64"] = encoded
-                return
-            if output == "inline":
-                raise DeliveryError(
-                    f"the audio is {size} bytes as JSON, over the inline limit of {self.settings.inline_max_bytes}; "
-                    "use output 'url' with a bucket, a compressed format (mp3, opus), or shorter text"
-                )
-        if self.uploader is None:
-            reason = "the audio is too large to return inline" if output == "auto" else "output 'url' was asked for"
-            raise DeliveryError(f"{reason} and no bucket is configured: {HOW_TO_CONFIGURE}")
-        step = time.perf_counter()
-        spec = OUTPUT_FORMATS[result["format"]]
-        result["audio_url"] = self.uploader.upload(
-            audio, job_id=job_id, extension=spec.extension, content_type=spec.content_type
+        fmt = OUTPUT_FORMATS[request.format]
+        delivered = self.delivery.deliver(
+            audio, output=request.output, fmt=fmt, content_type=fmt.content_type_at(rate), job_id=job_id,
+            other_bytes=len(json.dumps(text)) + 1000, timer=timer,  # the answer's other fields, generously
         )
-        timer.add("upload", step)
+        yield Finished(fmt, rate, len(wave), plan.params.seed, len(plan.chunks), text,
+                       _timings(timer, started, len(wave), rate, stats), audio=delivered.audio, url=delivered.url)
 
-    def _stream(self, request, plan, text, timer, started) -> Iterator[dict]:
-        """Audio messages as the chunks finish, then a summary. One encoder serves the whole stream,
-        so the messages' bytes joined in order are one valid file in the format."""
-        joiner = CrossfadeJoiner(int(request.cross_fade_duration * SAMPLE_RATE))
-        spec = OUTPUT_FORMATS[request.format]
-        encoder = open_stream_encoder(request.format, SAMPLE_RATE)
-        index, total_samples, pending_samples = 0, 0, 0
+    def _stream(self, request, plan, text, timer, started) -> Iterator[Event]:
+        """Audio pieces as the chunks finish, then the summary. One encoder serves the whole stream,
+        so the pieces' bytes joined in order are one valid file in the format."""
+        rate = self.backend.sample_rate
+        joiner = CrossfadeJoiner(int(request.cross_fade_duration * rate))
+        fmt = OUTPUT_FORMATS[request.format]
+        encoder = open_stream_encoder(request.format, rate)
+        sent, total_samples, pending_samples = 0, 0, 0
         first_audio_s = None
 
-        def message(audio: bytes, samples: int) -> dict:
-            nonlocal index, first_audio_s
-            body = {
-                "index": index,
-                "audio_base64": base64.b64encode(audio).decode("ascii"),
-                "format": spec.name,
-                "content_type": spec.content_type,
-                "sample_rate": SAMPLE_RATE,
-                "duration_s": round(samples / SAMPLE_RATE, 3),
-            }
-            if len(json.dumps(body)) >= STREAM_MESSAGE_LIMIT:  # cannot happen at ≤ 5 s; never send one
-                raise DeliveryError("a stream message would exceed RunPod's 1 MB stream limit")
-            index += 1
+        def piece(audio: bytes, samples: int) -> Audio:
+            nonlocal sent, first_audio_s
+            event = Audio(audio, samples, fmt, rate, index=sent)
+            sent += 1
             if first_audio_s is None:
                 first_audio_s = time.perf_counter() - started
-            return body
+            return event
 
-        def segments(piece: np.ndarray) -> Iterator[dict]:
+        def segments(wave: np.ndarray) -> Iterator[Audio]:
             nonlocal total_samples, pending_samples
-            step = int(STREAM_SEGMENT_S * SAMPLE_RATE)
-            for start in range(0, len(piece), step):
-                part = piece[start : start + step]
+            step = int(STREAM_SEGMENT_S * rate)
+            for start in range(0, len(wave), step):
+                part = wave[start : start + step]
                 began = time.perf_counter()
                 audio = encoder.push(part)
                 timer.add("encode", began)
                 total_samples += len(part)
                 pending_samples += len(part)
                 if audio:  # an encoder may hold samples back until it has a whole page or frame
-                    yield message(audio, pending_samples)
+                    yield piece(audio, pending_samples)
                     pending_samples = 0
 
         stats: dict = {}
         for wave in self._results(plan, timer, stats, first_alone=True):
             yield from segments(joiner.push(self._finish_wave(wave, request)))
         yield from segments(joiner.finish())
+        if total_samples == 0:
+            raise EmptyResult("the model made no audio for this request")
         began = time.perf_counter()
         audio = encoder.finish()
         timer.add("encode", began)
         if audio or pending_samples:
-            yield message(audio, pending_samples)
-        timings = _timings(timer, started, total_samples, stats)
+            yield piece(audio, pending_samples)
+        timings = _timings(timer, started, total_samples, rate, stats)
         timings["first_audio_s"] = round(first_audio_s or 0.0, 4)
-        yield {
-            "done": True,
-            "segments": index,
-            "format": spec.name,
-            "sample_rate": SAMPLE_RATE,
-            "duration_s": round(total_samples / SAMPLE_RATE, 3),
-            "seed": plan.params.seed,
-            "chunks": len(plan.chunks),
-            "text": text,
-            "timings": timings,
-        }
+        yield Finished(fmt, rate, total_samples, plan.params.seed, len(plan.chunks), text, timings,
+                       streamed=True, pieces=sent)
 
 
 def _account(result: ItemResult, timer: StageTimer, stats: dict) -> None:
@@ -272,14 +256,14 @@ def _account(result: ItemResult, timer: StageTimer, stats: dict) -> None:
     calls = stats.setdefault("calls", set())
     if result.call not in calls:
         calls.add(result.call)
-        timer.seconds["model"] = timer.seconds.get("model", 0.0) + result.model_s
-    timer.seconds["vocoder"] = timer.seconds.get("vocoder", 0.0) + result.vocoder_s
+        timer.add_seconds("model", result.model_s)
+    timer.add_seconds("vocoder", result.vocoder_s)
     stats["batched_with"] = max(stats.get("batched_with", 1), result.batched_with)
 
 
-def _timings(timer: StageTimer, started: float, samples: int, stats: dict) -> dict:
+def _timings(timer: StageTimer, started: float, samples: int, rate: int, stats: dict) -> dict:
     total = time.perf_counter() - started
-    audio_s = samples / SAMPLE_RATE
+    audio_s = samples / rate
     timings = {f"{stage}_s": round(value, 4) for stage, value in timer.seconds.items()}
     timings["total_s"] = round(total, 4)
     timings["rtf"] = round(total / audio_s, 4) if audio_s > 0 else None

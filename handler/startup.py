@@ -1,7 +1,9 @@
-"""Bring the worker to ready, step by step, each step one flushed log line with its duration.
+"""The one start-up path of every front door (queue worker, HTTP mode, `say`, `--check`).
 
-versions → manifest → model → voices → warm-up. Any failure raises StartupError with one line that
-names the cause; `handler.__main__` prints it and exits non-zero before any job is taken.
+versions → manifest → model → scheduler → [asr] → voices → storage → warm-up, each step one flushed
+log line with its duration. `start()` never raises: any failure, a bad setting included, prints the
+one `[startup] FAILED: ...` line (`fail`, the only place that prints it) and comes back as
+`Started.failure`; the front door then exits with code 1 through `python -m handler`.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 import platform
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from handler.config import Settings
 from handler.errors import StartupError
@@ -17,6 +21,17 @@ from handler.errors import StartupError
 
 def say(message: str) -> None:
     print(f"[startup] {message}", file=sys.stderr, flush=True)
+
+
+def fail(reason: str) -> None:
+    say(f"FAILED: {reason}")
+
+
+def reason_of(exc: BaseException) -> str:
+    """One line that names the cause, whatever was raised (an import error, a bug)."""
+    if isinstance(exc, StartupError):
+        return str(exc)
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:600]}"
 
 
 @contextmanager
@@ -28,8 +43,7 @@ def step(name: str):
     except StartupError as exc:
         raise StartupError(f"{name}: {exc}") from None
     except Exception as exc:
-        detail = " ".join(str(exc).split())  # one line, however many the exception had
-        raise StartupError(f"{name}: {type(exc).__name__}: {detail[:600]}") from exc
+        raise StartupError(f"{name}: {reason_of(exc)}") from exc
     extra = " ".join(f"{key}={value}" for key, value in details.items())
     say(f"{name} ok in {time.perf_counter() - started:.2f} s {extra}".rstrip())
 
@@ -64,24 +78,28 @@ def _driver_version() -> str:
         return "unknown"
 
 
-MAX_PENDING = 256  # chunks waiting for the model; a request beyond it waits to submit, never dropped
+def resolve_device(requested: str):
+    import torch
+
+    if requested == "cuda" or (requested == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
 
 
-def default_concurrency(requested: int, device) -> int:
-    """Jobs one worker takes at once, when F5_CONCURRENCY is 0. A GPU serves several at once by
-    batching their chunks (8: an estimate until bench/gpu_bench.py measures it, see bench/RESULTS.md);
-    a CPU gains nothing from padded batches, so one."""
-    if requested > 0:
-        return requested
-    return 8 if device.type == "cuda" else 1
+def resolve_dtype(requested: str, device):
+    import torch
+
+    if requested != "auto":
+        return getattr(torch, requested)
+    if device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 7:
+        return torch.float16  # what upstream f5-tts uses on Volta and newer
+    return torch.float32
 
 
 def build_service(settings: Settings, verify_hashes: bool | None = None):
-    """Everything a worker needs before its first job. Returns a ready Service."""
+    """Everything a worker needs before its first job. Returns a ready Service; raises StartupError."""
     with step("versions") as details:
         import torch
-
-        from handler.backend import resolve_device, resolve_dtype
 
         if settings.device == "cuda" and not torch.cuda.is_available():
             raise StartupError("F5_DEVICE=cuda but no CUDA GPU is visible (check --gpus / the host driver)")
@@ -94,39 +112,35 @@ def build_service(settings: Settings, verify_hashes: bool | None = None):
         details.update(describe_versions(device), device=device.type, dtype=str(dtype).removeprefix("torch."))
 
     with step("manifest") as details:
+        from handler.backends import backend_module
         from handler.manifest import read_manifest, verify_files
 
+        backend_kind = backend_module(settings.backend)
         manifest = read_manifest(settings.model_dir)
         check = settings.verify_hashes if verify_hashes is None else verify_hashes
-        # the checkpoint's sha256 is checked in the model step, from the bytes it loads: one read
-        total = verify_files(manifest, check_hashes=check, defer=(manifest.checkpoint,))
+        # files the backend hashes itself from the bytes it loads (the checkpoint): read once
+        total = verify_files(manifest, check_hashes=check, defer=backend_kind.check(manifest))
         details.update(model=manifest.model_name, files=len(manifest.files), mb=f"{total / 1e6:.1f}", sha256=check)
 
     with step("model") as details:
-        from handler.backend import ModelBackend
-
-        checkpoint = manifest.entry_for(manifest.checkpoint) or {}
-        hashed = manifest.checkpoint in manifest.pending_sha256
-        backend = ModelBackend.load(manifest, device, dtype)
-        params = sum(p.numel() for p in backend.model.parameters())
-        details.update(params_m=f"{params / 1e6:.1f}", vocab=len(backend.vocab_char_map),
-                       checkpoint=checkpoint.get("dtype", "as-published"), sha256=hashed)
+        backend = backend_kind.load(manifest, device, dtype)
+        details.update(backend.describe())
 
     with step("scheduler") as details:
-        from handler.scheduler import Scheduler, cost_model, default_bounds
+        from handler.batching import batching_policy
+        from handler.scheduler import Scheduler
 
-        concurrency = default_concurrency(settings.concurrency, device)
-        bounds = default_bounds(backend, settings.max_batch, settings.batch_memory_gb, max_pending=MAX_PENDING)
-        scheduler = Scheduler(backend, bounds, cost_model(backend))
-        memory = "none" if bounds.memory_bytes == float("inf") else f"{bounds.memory_bytes / 2**30:.1f}"
-        details.update(concurrency=concurrency, max_batch=bounds.max_items, batch_memory_gb=memory)
+        policy = batching_policy(backend.device_kind, backend.free_memory_bytes(), concurrency=settings.concurrency,
+                                 max_batch=settings.max_batch, batch_memory_gb=settings.batch_memory_gb)
+        scheduler = Scheduler(backend, policy.bounds)
+        details.update(policy.describe())
 
     transcribe = None
     if manifest.asr_dir is not None:
         with step("asr") as details:  # its own line: Whisper's load time, apart from the voices'
             from handler.asr import load_transcriber
 
-            transcribe = load_transcriber(manifest.asr_dir, device)
+            transcribe = load_transcriber(manifest.asr_dir, device, backend.sample_rate)
             details.update(dir=manifest.asr_dir.name, device=device.type)
 
     with step("voices") as details:
@@ -140,17 +154,43 @@ def build_service(settings: Settings, verify_hashes: bool | None = None):
         details.update(presets=",".join(sorted(voices.presets)), asr=transcribe is not None)
 
     with step("storage") as details:
+        from handler.delivery import Delivery
         from handler.storage import BucketConfig, Uploader
 
         bucket = BucketConfig.from_env()
-        uploader = Uploader(bucket, settings.presign_expiry_s) if bucket else None
+        delivery = Delivery(Uploader(bucket, settings.presign_expiry_s) if bucket else None, settings.inline_max_bytes)
         details.update(bucket=bucket.bucket if bucket else "none")
 
     from handler.service import Service
 
-    service = Service(settings, backend, scheduler, voices, uploader, concurrency)
+    service = Service(settings, backend, scheduler, voices, delivery, policy, model_name=manifest.model_name)
     if settings.warmup:
         with step("warmup") as details:
             timings = service.warmup()
             details.update(synth_s=timings["total_s"])
     return service
+
+
+@dataclass(frozen=True)
+class Started:
+    settings: Settings | None = None
+    service: object | None = None  # a ready handler.service.Service
+    failure: str | None = None  # the reason, already printed
+
+
+def start(settings: Settings | None = None, *, adjust: Callable[[Settings], Settings] | None = None,
+          verify_hashes: bool | None = None) -> Started:
+    """Read the settings (unless given), adjust them for the front door, build the service. Never
+    raises; prints `ready in ...` or the one FAILED line."""
+    started = time.perf_counter()
+    try:
+        settings = settings or Settings.from_env()
+        if adjust is not None:
+            settings = adjust(settings)
+        service = build_service(settings, verify_hashes)
+    except Exception as exc:  # noqa: BLE001 - an import error or a bug must still end in one clear line
+        reason = reason_of(exc)
+        fail(reason)
+        return Started(settings=settings, failure=reason)
+    say(f"ready in {time.perf_counter() - started:.2f} s")
+    return Started(settings=settings, service=service)

@@ -16,6 +16,15 @@ from urllib.parse import urlsplit
 
 from handler.errors import DeliveryError
 
+DEFAULT_REGION = "us-east-1"
+# the variables read here, with their defaults (docs/configuration.md lists them; a test holds it to this)
+BUCKET_VARIABLES = {
+    "BUCKET_ENDPOINT_URL": None,
+    "BUCKET_ACCESS_KEY_ID": None,
+    "BUCKET_SECRET_ACCESS_KEY": None,
+    "BUCKET_NAME": None,
+    "BUCKET_REGION": DEFAULT_REGION,
+}
 HOW_TO_CONFIGURE = (
     "set BUCKET_ENDPOINT_URL (https://<s3-host>/<bucket>), BUCKET_ACCESS_KEY_ID and "
     "BUCKET_SECRET_ACCESS_KEY on the endpoint to receive audio as a URL"
@@ -48,7 +57,7 @@ class BucketConfig:
         access, secret = env.get("BUCKET_ACCESS_KEY_ID", ""), env.get("BUCKET_SECRET_ACCESS_KEY", "")
         if not access or not secret:
             raise DeliveryError(f"BUCKET_ENDPOINT_URL is set but its keys are not; {HOW_TO_CONFIGURE}")
-        return cls(endpoint, bucket, access, secret, env.get("BUCKET_REGION", "").strip() or "us-east-1")
+        return cls(endpoint, bucket, access, secret, env.get("BUCKET_REGION", "").strip() or DEFAULT_REGION)
 
 
 class Uploader:

@@ -1,8 +1,9 @@
 """Voices: baked presets and custom references, prepared once and cached by content hash.
 
-A preset is a reference clip with its exact transcript. The two English and Chinese clips that
-f5-tts ships are always available; a folder named by F5_VOICES_DIR may add more with a
-`voices.json`: {"name": {"file": "name.wav", "ref_text": "...", "language": "en"}}.
+A preset is a reference clip with its exact transcript. The model's own presets (the backend's
+`presets()`: for F5-TTS the English and Chinese clips f5-tts ships) are always available; a folder
+named by F5_VOICES_DIR may add more with a `voices.json`:
+{"name": {"file": "name.wav", "ref_text": "...", "language": "en"}}.
 """
 
 from __future__ import annotations
@@ -15,39 +16,21 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from handler import audio_dsp
 from handler.audio_codec import decode_audio
-from handler.backend import SAMPLE_RATE, ModelBackend, PreparedVoice
 from handler.errors import InputError, StartupError
-from handler.f5_modules import f5_package_file
+from handler.model import ModelBackend, Preset, Voice
 
 MIN_REFERENCE_S = 0.5
 
 
-@dataclass(frozen=True)
-class Preset:
-    name: str
-    path: Path
-    ref_text: str
-    language: str
-
-
-BUILTIN_PRESETS = {
-    "en": ("infer/examples/basic/basic_ref_en.wav", "Some call me nature, others call me mother nature.", "en"),
-    "zh": ("infer/examples/basic/basic_ref_zh.wav", "对，这就是我，万人敬仰的太乙真人。", "zh"),
-}
-
-
-def load_presets(voices_dir: Path | None) -> dict[str, Preset]:
-    presets = {
-        name: Preset(name, f5_package_file(relative), text, language)
-        for name, (relative, text, language) in BUILTIN_PRESETS.items()
-    }
+def load_presets(builtin: dict[str, Preset], voices_dir: Path | None) -> dict[str, Preset]:
+    """The model's presets, plus (and overridden by) those of F5_VOICES_DIR; each file must exist."""
+    presets = dict(builtin)
     if voices_dir is not None:
         index = voices_dir / "voices.json"
         try:
@@ -69,15 +52,15 @@ def decode_base64_audio(value: str, max_bytes: int) -> bytes:
     """Raw base64 or a `data:audio/...;base64,` URL → bytes, with the size cap applied first."""
     match = _DATA_URL.match(value) if value.startswith("data:") else None
     if value.startswith("data:") and not match:
-        raise InputError("ref_audio data URL must look like data:audio/wav;base64,<data>")
+        raise InputError("ref_audio data URL must look like data:audio/wav;base64,<data>", field="ref_audio")
     payload = match.group("data") if match else value
     payload = re.sub(r"\s+", "", payload)
     if len(payload) * 3 // 4 > max_bytes:
-        raise InputError(f"ref_audio is larger than the {max_bytes}-byte limit")
+        raise InputError(f"ref_audio is larger than the {max_bytes}-byte limit", field="ref_audio")
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise InputError("ref_audio is not valid base64 (send base64, a data URL or an https URL)") from None
+        raise InputError("ref_audio is not valid base64 (send base64, a data URL or an https URL)", field="ref_audio") from None
 
 
 # libsndfile names the in-memory file it was handed ("Error opening <_io.BytesIO object at 0x7f...>:
@@ -90,22 +73,23 @@ def _without_reprs(message: str) -> str:
     return _OBJECT_REPR.sub("the data", _OPENING.sub("", message))
 
 
-def prepare_reference_wave(data: bytes, max_seconds: float, clip_seconds: float) -> np.ndarray:
-    """Decoded bytes → mono 24 kHz float32, clipped to `clip_seconds`, silent edges trimmed, 50 ms pad."""
+def prepare_reference_wave(data: bytes, max_seconds: float, clip_seconds: float, rate: int) -> np.ndarray:
+    """Decoded bytes → mono float32 at `rate`, clipped to `clip_seconds`, silent edges trimmed, 50 ms pad."""
     try:
-        decoded = decode_audio(data, max_seconds)
+        decoded = decode_audio(data, max_seconds, clip_seconds)
     except InputError as exc:
-        raise InputError(_without_reprs(str(exc))) from None
+        raise InputError(_without_reprs(str(exc)), field="ref_audio") from None
     wave = audio_dsp.to_mono(decoded.samples)
-    wave = audio_dsp.resample(wave, decoded.sample_rate, SAMPLE_RATE)
-    wave = audio_dsp.clip_reference(wave, SAMPLE_RATE, clip_seconds)
-    wave = audio_dsp.trim_silence(wave, SAMPLE_RATE)
-    if len(wave) < MIN_REFERENCE_S * SAMPLE_RATE:
+    wave = audio_dsp.resample(wave, decoded.sample_rate, rate)
+    wave = audio_dsp.clip_reference(wave, rate, clip_seconds)
+    wave = audio_dsp.trim_silence(wave, rate)
+    if len(wave) < MIN_REFERENCE_S * rate:
         raise InputError(
             f"ref_audio has less than {MIN_REFERENCE_S} s of sound after trimming silence; "
-            "send a clip of 3 to 12 s of clear speech"
+            f"send a clip of 3 to {clip_seconds:g} s of clear speech",
+            field="ref_audio",
         )
-    return audio_dsp.pad_silence(wave, SAMPLE_RATE, 0.05)
+    return audio_dsp.pad_silence(wave, rate, 0.05)
 
 
 class LRUCache:
@@ -137,11 +121,11 @@ class LRUCache:
 
 
 class VoiceLibrary:
-    """Turns a request's voice choice into a PreparedVoice, reusing earlier work where it can."""
+    """Turns a request's voice choice into a prepared voice (the backend's), reusing earlier work where it can."""
 
     def __init__(
         self,
-        engine: ModelBackend,
+        backend: ModelBackend,
         presets: dict[str, Preset],
         *,
         cache_size: int,
@@ -149,20 +133,20 @@ class VoiceLibrary:
         clip_seconds: float,
         transcribe: Callable[[np.ndarray], str] | None = None,
     ):
-        self.engine = engine
+        self.backend = backend
         self.presets = presets
         self.max_seconds = max_seconds
         self.clip_seconds = clip_seconds
         self.transcribe = transcribe
-        self._voices = LRUCache(cache_size)  # (audio hash, ref_text) → PreparedVoice
+        self._voices = LRUCache(cache_size)  # (audio hash, ref_text) → prepared voice
         self._waves = LRUCache(cache_size)  # audio hash → preprocessed wave
         self._transcripts = LRUCache(cache_size)  # audio hash → ASR transcript
 
     @classmethod
-    def from_settings(cls, engine: ModelBackend, settings, transcribe=None) -> VoiceLibrary:
+    def from_settings(cls, backend: ModelBackend, settings, transcribe=None) -> VoiceLibrary:
         return cls(
-            engine,
-            load_presets(settings.voices_dir),
+            backend,
+            load_presets(backend.presets(), settings.voices_dir),
             cache_size=settings.ref_cache_size,
             max_seconds=settings.ref_max_seconds,
             clip_seconds=settings.ref_clip_seconds,
@@ -173,24 +157,24 @@ class VoiceLibrary:
     def can_transcribe(self) -> bool:
         return self.transcribe is not None
 
-    def preset(self, name: str) -> PreparedVoice:
+    def preset(self, name: str) -> Voice:
         preset = self.presets.get(name)
         if preset is None:
-            raise InputError(f"voice {name!r} is not a preset; available: {', '.join(sorted(self.presets))}")
+            raise InputError(f"voice {name!r} is not a preset; available: {', '.join(sorted(self.presets))}", field="voice")
         return self.from_bytes(preset.path.read_bytes(), preset.ref_text)
 
-    def from_bytes(self, data: bytes, ref_text: str | None) -> PreparedVoice:
+    def from_bytes(self, data: bytes, ref_text: str | None) -> Voice:
         digest = hashlib.sha256(data).hexdigest()
         wave = self._waves.get(digest)
         if wave is None:
-            wave = prepare_reference_wave(data, self.max_seconds, self.clip_seconds)
+            wave = prepare_reference_wave(data, self.max_seconds, self.clip_seconds, self.backend.sample_rate)
             self._waves.put(digest, wave)
         if not ref_text or not ref_text.strip():
             ref_text = self._transcript(digest, wave)
         key = (digest, ref_text)
         voice = self._voices.get(key)
         if voice is None:
-            voice = self.engine.prepare_voice(wave, ref_text)
+            voice = self.backend.prepare_voice(wave, ref_text)
             self._voices.put(key, voice)
         return voice
 
@@ -198,12 +182,13 @@ class VoiceLibrary:
         if self.transcribe is None:
             raise InputError(
                 "ref_text is required: this image carries no speech recognition model to transcribe "
-                "ref_audio (send the exact transcript of the reference clip as ref_text)"
+                "ref_audio (send the exact transcript of the reference clip as ref_text)",
+                field="ref_text",
             )
         text = self._transcripts.get(digest)
         if text is None:
             text = self.transcribe(wave).strip()
             if not text:
-                raise InputError("ref_audio could not be transcribed (no speech found); send ref_text")
+                raise InputError("ref_audio could not be transcribed (no speech found); send ref_text", field="ref_text")
             self._transcripts.put(digest, text)
         return text

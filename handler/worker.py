@@ -1,24 +1,33 @@
-"""The RunPod glue: turn Service messages into SDK handler results. Thin on purpose.
+"""The RunPod queue worker: the only module that imports `runpod` and builds RunPod JSON and base64.
 
 The SDK fixes a handler's shape when the worker starts (it asks `inspect.isasyncgenfunction`), not
 per job, so one handler cannot answer both shapes. `F5_HANDLER` picks one for the platform and for
 `--rp_serve_api`:
-- `stream` (default): `stream_handler`, an async generator. It yields each message;
+- `stream` (default): `generator_handler`, an async generator. It yields each message;
   `return_aggregate_stream=True` makes `/run` and `/runsync` return the list of all messages (a plain
   request yields exactly one: the result), and every message is also posted to the stream route.
 - `plain`: `result_handler`, a coroutine. `/run` and `/runsync` return the result object itself and
   nothing goes to the stream route; a request with `"stream": true` is refused with an error.
-`plain_handler` serves `--test_input` / test_input.json, whose local runner does not iterate
-generators: it returns the result (or `{"stream": [...]}`) as one dict.
+`--test_input` (and test_input.json) runs `local_test_handler`: the SDK's local runner does not
+iterate generators, so it returns the whole answer as one dict (the result, or `{"stream": [...]}`).
 Blocking work runs in threads, so several jobs can download, encode and upload at once while the
-scheduler keeps the GPU to one batch at a time.
+scheduler keeps the device to one batch at a time.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-from collections.abc import AsyncIterator
+import base64
+import json
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
+
+from handler.events import Audio, Event, Failure, Finished
+from handler.platform_limits import STREAM_MESSAGE_BYTES
 
 _END = object()
 
@@ -28,10 +37,71 @@ STREAM_REFUSED = (
 )
 
 
+# ---- events as RunPod messages ------------------------------------------------------------------------
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def piece_message(event: Audio) -> dict[str, Any]:
+    return {
+        "index": event.index,
+        "audio_base64": _b64(event.data),
+        "format": event.format.name,
+        "content_type": event.content_type,
+        "sample_rate": event.sample_rate,
+        "duration_s": event.duration_s,
+    }
+
+
+def result_message(event: Finished) -> dict[str, Any]:
+    """The final message: a stream's summary, or a whole request's result with its audio."""
+    if event.streamed:
+        head = {"done": True, "segments": event.pieces, "format": event.format.name}
+    else:
+        head = {"format": event.format.name, "content_type": event.content_type}
+    body = {
+        "sample_rate": event.sample_rate,
+        "duration_s": event.duration_s,
+        "seed": event.seed,
+        "chunks": event.chunks,
+        "text": event.text,
+    }
+    if event.audio is not None:
+        body["audio_base64"] = _b64(event.audio)
+    if event.url is not None:
+        body["audio_url"] = event.url
+    return {**head, **body, "timings": event.timings}
+
+
+def error_message(event: Failure) -> dict[str, Any]:
+    message: dict[str, Any] = {"error": event.message}
+    if event.replace_worker:
+        message["refresh_worker"] = True
+    return message
+
+
+def messages(events: Iterator[Event]) -> Iterator[dict[str, Any]]:
+    """A request's events as RunPod messages, in order; an error message is the last."""
+    for event in events:
+        if isinstance(event, Failure):
+            yield error_message(event)
+            return
+        message = piece_message(event) if isinstance(event, Audio) else result_message(event)
+        if isinstance(event, Audio) and len(json.dumps(message)) >= STREAM_MESSAGE_BYTES:
+            # cannot happen with the service's ≤ 5 s pieces; never send one the platform would drop
+            yield {"error": f"a stream message would exceed RunPod's {STREAM_MESSAGE_BYTES}-byte stream limit"}
+            return
+        yield message
+
+
+# ---- the handlers ---------------------------------------------------------------------------------------
 class Worker:
     def __init__(self, service, sdk_config: dict):
         self.service = service
         self.sdk_config = sdk_config  # the dict given to runpod.serverless.start; the SDK reads it after each job
+
+    def _messages(self, job: dict) -> Iterator[dict]:
+        return messages(self.service.events(job.get("input"), str(job.get("id", "job"))))
 
     def _ask_for_refresh(self, message: dict) -> dict:
         if message.pop("refresh_worker", False):
@@ -40,28 +110,105 @@ class Worker:
             self.sdk_config["refresh_worker"] = True
         return message
 
-    async def stream_handler(self, job: dict) -> AsyncIterator[dict]:
-        messages = self.service.messages(job.get("input"), str(job.get("id", "job")))
+    async def generator_handler(self, job: dict) -> AsyncIterator[dict]:
+        """F5_HANDLER=stream: each message as it is made."""
+        stream = self._messages(job)
         while True:
-            message = await asyncio.to_thread(next, messages, _END)
+            message = await asyncio.to_thread(next, stream, _END)
             if message is _END:
                 return
             yield self._ask_for_refresh(message)
-            if "error" in message:
-                return
 
-    async def plain_handler(self, job: dict) -> dict[str, Any]:
-        messages = await asyncio.to_thread(list, self.service.messages(job.get("input"), str(job.get("id", "job"))))
-        for message in messages:
-            if "error" in message:
-                return message  # the SDK reads "error" and "refresh_worker" from a plain result
-        if len(messages) == 1:
-            return messages[0]
-        return {"stream": messages}
+    async def local_test_handler(self, job: dict) -> dict[str, Any]:
+        """--test_input: the whole answer as one dict; the SDK reads "error" and "refresh_worker" from it."""
+        answer = await asyncio.to_thread(list, self._messages(job))
+        if "error" in answer[-1] or len(answer) == 1:
+            return answer[-1]
+        return {"stream": answer}
 
     async def result_handler(self, job: dict) -> dict[str, Any]:
         """F5_HANDLER=plain: one result object per job; streaming requests are refused up front."""
         job_input = job.get("input")
         if isinstance(job_input, dict) and job_input.get("stream") is True:
             return {"error": STREAM_REFUSED}  # before any work: the caller's request cannot be served here
-        return await self.plain_handler(job)
+        return await self.local_test_handler(job)
+
+
+# ---- the process --------------------------------------------------------------------------------------
+def on_platform() -> bool:
+    return bool(os.environ.get("RUNPOD_WEBHOOK_GET_JOB"))
+
+
+def report_failed_start(reason: str) -> None:
+    """On the platform, hand the start-up failure to the SDK's fitness check, which reports it and
+    exits non-zero; elsewhere the one FAILED line (already printed) is the report."""
+    if not on_platform():
+        return
+    import runpod
+
+    def model_loaded() -> None:
+        raise RuntimeError(reason)
+
+    runpod.serverless.register_fitness_check(model_loaded)
+    runpod.serverless.start({"handler": lambda job: {"error": reason}})
+
+
+def _save(answer: dict, path: str) -> None:
+    parts = answer.get("stream") or [answer]
+    audio = b"".join(base64.b64decode(m["audio_base64"]) for m in parts if "audio_base64" in m)
+    if not audio:
+        print(f"[handler] nothing saved to {path}: the result has no inline audio", file=sys.stderr, flush=True)
+        return
+    with open(path, "wb") as handle:
+        handle.write(audio)
+    print(f"[handler] wrote {len(audio)} bytes of audio to {path}", file=sys.stderr, flush=True)
+
+
+def main(args: list[str]) -> int:
+    """`python -m handler [--test_input ... [--save_audio FILE] | --rp_serve_api ...]`: serve jobs."""
+    parser = argparse.ArgumentParser(prog="python -m handler", add_help=False)
+    parser.add_argument("--save_audio", default=None)
+    own, rest = parser.parse_known_args(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from handler.startup import say, start
+
+    started = start()
+    if started.failure is not None:
+        report_failed_start(started.failure)
+        return 1
+    service, settings = started.service, started.settings
+
+    import runpod
+
+    sdk_config: dict = {"concurrency_modifier": lambda _current: service.concurrency}
+    worker = Worker(service, sdk_config)
+    plain = settings.handler_mode == "plain"
+    if not on_platform() and "--rp_serve_api" not in rest:  # one local job: --test_input or test_input.json
+        one_job = worker.result_handler if plain else worker.local_test_handler
+        if own.save_audio:
+
+            async def handler(job: dict) -> dict:
+                answer = await one_job(job)
+                if "error" not in answer:
+                    _save(answer, own.save_audio)
+                return answer
+
+        else:
+            handler = one_job
+    else:
+        if plain:  # a coroutine: /runsync answers the result object, nothing is posted to the stream route
+            handler = worker.result_handler
+        else:  # an async generator: stream: true works, /runsync answers the list of messages
+            handler = worker.generator_handler
+            sdk_config["return_aggregate_stream"] = True
+        say(f"handler {settings.handler_mode} (F5_HANDLER)")
+
+        def model_ready() -> None:
+            if service.broken:
+                raise RuntimeError(service.broken)
+
+        runpod.serverless.register_fitness_check(model_ready)
+    sdk_config["handler"] = handler
+    sys.argv = [sys.argv[0], *rest]
+    runpod.serverless.start(sdk_config)
+    return 0

@@ -27,15 +27,27 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return write_random_model(tmp_path_factory.mktemp("tiny-model"), "tiny", seed=0)
 
 
+def load_f5(model_dir: Path, dtype=None):
+    """The F5-TTS backend on CPU, loaded from a model folder as the worker loads it."""
+    import torch
+
+    import handler.f5
+    from handler.manifest import read_manifest
+
+    return handler.f5.load(read_manifest(model_dir), torch.device("cpu"), dtype or torch.float32)
+
+
 @pytest.fixture(scope="session")
 def backend(tiny_model_dir):
     """The tiny model loaded on CPU in float32, shared by the backend, scheduler and parity tests."""
-    import torch
+    return load_f5(tiny_model_dir)
 
-    from handler.backend import ModelBackend
-    from handler.manifest import read_manifest
 
-    return ModelBackend.load(read_manifest(tiny_model_dir), torch.device("cpu"), torch.float32)
+@pytest.fixture(scope="session")
+def tone_model_dir(tmp_path_factory) -> Path:
+    from tone_backend import write_tone_model
+
+    return write_tone_model(tmp_path_factory.mktemp("tone-model"))
 
 
 def worker_env(model_dir: Path, **extra: str) -> dict[str, str]:
@@ -44,6 +56,13 @@ def worker_env(model_dir: Path, **extra: str) -> dict[str, str]:
     env.update(F5_MODEL_DIR=str(model_dir), F5_DEVICE="cpu", PYTHONUNBUFFERED="1", RUNPOD_SKIP_AUTO_SYSTEM_CHECKS="true")
     env.update(extra)
     return env
+
+
+def tone_env(model_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for a worker process that serves the tone backend (tests/tone_backend.py), from
+    this checkout whatever the process's working folder."""
+    path = os.pathsep.join(filter(None, [str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH")]))
+    return worker_env(model_dir, F5_BACKEND="tone_backend", PYTHONPATH=path, **extra)
 
 
 def make_settings(model_dir: Path, **extra: str):
@@ -57,6 +76,20 @@ def service(tiny_model_dir):
     from handler.startup import build_service
 
     return build_service(make_settings(tiny_model_dir))
+
+
+def answer(service, job_input, job_id: str = "test-job") -> list[dict]:
+    """A request's RunPod messages, as the queue worker sends them (handler.worker)."""
+    from handler.worker import messages
+
+    return list(messages(service.events(job_input, job_id)))
+
+
+def only(service, job_input) -> dict:
+    """The one message of a whole (not streamed) request: its result or its error."""
+    messages = answer(service, job_input)
+    assert len(messages) == 1, messages
+    return messages[0]
 
 
 def decode_b64_audio(value: str) -> tuple[np.ndarray, int]:
@@ -154,8 +187,12 @@ class FaultyBackend:
 
 def service_with_scheduler(service, backend=None, settings=None, voices=None, uploader=None, max_items=1):
     """A Service sharing the loaded model, with a scheduler of its own (over `backend` if given)."""
-    from handler.scheduler import BatchBounds, CostModel, Scheduler
+    from handler.batching import BatchBounds
+    from handler.delivery import Delivery
+    from handler.scheduler import Scheduler
     from handler.service import Service
 
-    scheduler = Scheduler(backend or service.backend, BatchBounds(max_items, float("inf"), 64), CostModel(0, 0))
-    return Service(settings or service.settings, service.backend, scheduler, voices or service.voices, uploader)
+    settings = settings or service.settings
+    scheduler = Scheduler(backend or service.backend, BatchBounds(max_items, float("inf"), 64))
+    delivery = Delivery(uploader, settings.inline_max_bytes)
+    return Service(settings, service.backend, scheduler, voices or service.voices, delivery)

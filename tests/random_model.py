@@ -20,7 +20,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from handler.f5_modules import f5_package_file, load_f5_modules
+from handler.f5.modules import f5_package_file, load_f5_modules
 from handler.manifest import file_entry, write_manifest
 
 ARCHES = {
@@ -95,7 +95,7 @@ def write_random_model(out: Path, size: str = "tiny", seed: int = 0, name: str |
             "vocab": "f5/vocab.txt",
             "use_ema": True,
         },
-        vocoder_dir="vocos",
+        vocoder={"dir": "vocos"},
         asr_dir=None,
         files=files,
     )
@@ -172,7 +172,7 @@ def add_tiny_whisper(model_dir: Path, seed: int = 0) -> Path:
     manifest = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
     files = [entry for entry in manifest["files"] if not entry["path"].startswith("whisper/")]
     files += [file_entry(model_dir, p, repo="random-whisper", revision=f"seed-{seed}") for p in sorted(whisper.iterdir())]
-    write_manifest(model_dir, model=manifest["model"], vocoder_dir=manifest["vocoder"]["dir"], asr_dir="whisper", files=files)
+    write_manifest(model_dir, model=manifest["model"], vocoder=manifest["vocoder"], asr_dir="whisper", files=files)
     return model_dir
 
 if __name__ == "__main__":

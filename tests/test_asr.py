@@ -55,7 +55,7 @@ def test_tiny_whisper_has_the_real_repo_layout(tiny_whisper_dir):
 def test_load_transcriber_loads_offline_and_transcribes(tiny_whisper_dir, no_network):
     from handler.asr import load_transcriber
 
-    transcribe = load_transcriber(tiny_whisper_dir, torch.device("cpu"))
+    transcribe = load_transcriber(tiny_whisper_dir, torch.device("cpu"), 24_000)
     text = transcribe(speechlike(3.0))  # a prepared reference: mono float32 at 24 kHz
     assert isinstance(text, str) and text  # random weights: garbage, but text
     assert re.fullmatch(r"[a-z ]+", text), text  # the tiny vocabulary: letters F5-TTS can speak
@@ -81,7 +81,7 @@ def test_a_missing_whisper_file_fails_the_load_without_reaching_for_the_hub(
     broken = shutil.copytree(tiny_whisper_dir, tmp_path / "whisper")
     (broken / missing).unlink()
     with pytest.raises(error, match=needle):
-        load_transcriber(broken, torch.device("cpu"))  # it transcribes a second of silence before returning
+        load_transcriber(broken, torch.device("cpu"), 24_000)  # it transcribes a second of silence before returning
     assert no_network == []
 
 
@@ -119,7 +119,7 @@ def test_a_reference_that_is_not_audio_is_refused_without_python_reprs(data):
     from handler.voices import prepare_reference_wave
 
     with pytest.raises(InputError) as error:
-        prepare_reference_wave(data, max_seconds=30, clip_seconds=12)
+        prepare_reference_wave(data, max_seconds=30, clip_seconds=12, rate=24_000)
     message = str(error.value)
     assert message.startswith("ref_audio could not be decoded as WAV, FLAC, OGG/Opus or MP3 ("), message
     assert message.endswith("); send one of those formats"), message

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from conftest import speechlike
+from conftest import make_settings, only, speechlike
 
-from handler.plan import RequestPlan, SynthesisParams
+from handler.model import SynthesisParams
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +14,7 @@ def voice(backend):
 
 
 def items(backend, voice, chunks, request=1, **params):
-    return RequestPlan(backend, voice, chunks, SynthesisParams(**params), request).items()
+    return backend.plan(voice, chunks, SynthesisParams(**params), request).items()
 
 
 def wave(backend, voice, text, **params):
@@ -111,13 +111,14 @@ def test_the_loaded_model_is_what_upstreams_loaders_build_from_the_same_files(ba
     must still equal what upstream's own load_model / load_vocoder give from the same files."""
     from upstream import utils_infer
 
+    from handler.f5.files import f5_files
     from handler.manifest import read_manifest
 
-    manifest = read_manifest(tiny_model_dir)
+    files = f5_files(read_manifest(tiny_model_dir))
     infer = utils_infer()
-    theirs = infer.load_model(backend._f5.backbones["DiT"], manifest.arch, str(manifest.checkpoint),
-                              mel_spec_type="vocos", vocab_file=str(manifest.vocab), device="cpu")
-    their_vocoder = infer.load_vocoder("vocos", is_local=True, local_path=str(manifest.vocoder_dir), device="cpu")
+    theirs = infer.load_model(backend._f5.backbones["DiT"], files.arch, str(files.checkpoint),
+                              mel_spec_type="vocos", vocab_file=str(files.vocab), device="cpu")
+    their_vocoder = infer.load_vocoder("vocos", is_local=True, local_path=str(files.vocoder_dir), device="cpu")
     for ours, upstream in ((backend.model, theirs), (backend.vocoder, their_vocoder)):
         mine = {**dict(ours.named_parameters()), **dict(ours.named_buffers())}
         other = {**dict(upstream.named_parameters()), **dict(upstream.named_buffers())}
@@ -128,7 +129,7 @@ def test_the_loaded_model_is_what_upstreams_loaders_build_from_the_same_files(ba
 
 
 def test_random_init_is_restored_after_loading_even_when_loading_fails():
-    from handler.backend import random_init_skipped
+    from handler.f5.checkpoint import random_init_skipped
 
     before = torch.nn.init.normal_
     with pytest.raises(RuntimeError, match="boom"), random_init_skipped():
@@ -139,3 +140,47 @@ def test_random_init_is_restored_after_loading_even_when_loading_fails():
     torch.manual_seed(0)
     layer = torch.nn.Linear(64, 64)
     assert 0.01 < float(layer.weight.std()) < 0.2  # initialised again (kaiming uniform: about 0.07)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_the_time_grid_is_strictly_increasing_for_every_step_count_and_sway(backend, dtype):
+    """torchdiffeq refuses a grid that is not strictly increasing; made in bfloat16 (upstream makes it
+    in the model's dtype) it is not at the default 32 steps, which failed every default request. The
+    grid is upstream's own wherever the model's dtype holds it (always in float32 and float16: parity),
+    and made in float32 only where it does not."""
+    from handler.f5.backend import _time_grid
+
+    def upstreams(steps, sway):
+        t = backend._f5.get_epss_timesteps(steps, device="cpu", dtype=dtype)
+        return t + sway * (torch.cos(torch.pi / 2 * t) - 1 + t)
+
+    fell_back = set()
+    for steps in range(4, 65):
+        for sway in (-1.0, -0.5, 0.0, 0.5, 1.0):
+            t = _time_grid(backend._f5.get_epss_timesteps, steps, sway, torch.device("cpu"), dtype)
+            assert bool((t[1:] > t[:-1]).all()), (steps, sway)
+            theirs = upstreams(steps, sway)
+            if t.dtype == dtype:
+                assert torch.equal(t, theirs)
+            else:
+                assert t.dtype == torch.float32 and not bool((theirs[1:] > theirs[:-1]).all())
+                fell_back.add((steps, sway))
+    if dtype == torch.bfloat16:
+        assert (32, -1.0) in fell_back and (16, -1.0) in fell_back
+    else:
+        assert fell_back == set()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_every_documented_dtype_serves_a_default_request(tiny_model_dir, dtype):
+    """F5_DTYPE end to end at the default nfe_step (32): the warm-up runs the default parameters, so a
+    dtype that would fail requests fails start-up instead (float32 is every other test's dtype)."""
+    from handler.startup import build_service
+
+    service = build_service(make_settings(tiny_model_dir, F5_DTYPE=dtype))
+    try:
+        assert service.backend.dtype == getattr(torch, dtype)
+        result = only(service, {"text": "Every dtype speaks.", "seed": 3})
+        assert "audio_base64" in result and result["duration_s"] > 0.5, result
+    finally:
+        service.scheduler.close()

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import service_with_scheduler, speechlike, wav_bytes
+from conftest import answer, service_with_scheduler, speechlike, wav_bytes
 
 REQUESTS = [
     {"text": "The first request speaks with the default voice.", "seed": 1},
@@ -22,7 +22,7 @@ REQUESTS = [
 
 
 def pcm(service, request) -> tuple[np.ndarray, dict]:
-    messages = list(service.messages({**request, "format": "pcm", "nfe_step": 4}))
+    messages = answer(service, {**request, "format": "pcm", "nfe_step": 4})
     assert len(messages) == 1 and "audio_base64" in messages[0], messages
     return np.frombuffer(base64.b64decode(messages[0]["audio_base64"]), "<i2").astype(np.int32), messages[0]
 

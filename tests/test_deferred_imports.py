@@ -11,7 +11,7 @@ import textwrap
 import pytest
 from conftest import ROOT, worker_env
 
-from handler.deferred_imports import UNUSED_BY_INFERENCE, StandIn, deferred, loaded
+from handler.f5.deferred_imports import UNUSED_BY_INFERENCE, StandIn, deferred, loaded
 
 # what the stand-ins keep out of the process (the modules themselves and what they bring)
 HEAVY = ("einx", "librosa", "librosa.filters", "scipy.integrate", "scipy.signal", "sympy", "torch._dynamo", "numba")
@@ -31,13 +31,14 @@ SERVE_AND_LIST_IMPORTS = textwrap.dedent(f"""
         import json, os, sys
         from handler.config import Settings
         from handler.startup import build_service
+        from handler.worker import messages
         service = build_service(Settings.from_env(os.environ))
         out = []
         for request in [{{"text": "Hello there, one short sentence.", "seed": 1}},
                         {{"text": "突然，身边一阵笑声。", "voice": "zh", "format": "mp3", "seed": 2}},
                         {{"text": "A stream. In two chunks, please.", "format": "ogg", "stream": True, "seed": 3}},
                         {{"text": "Flac too.", "format": "flac", "nfe_step": 4, "seed": 4}}]:
-            out.extend(service.messages(request))
+            out.extend(messages(service.events(request)))
         errors = [m["error"] for m in out if "error" in m]
         print(json.dumps({{"errors": errors, "messages": len(out),
                           "imported": [m for m in {HEAVY!r} if m in sys.modules]}}))
@@ -59,7 +60,7 @@ def test_a_stand_in_forwards_to_the_real_module_on_first_use():
     code = """
         import json, math, sys
         import numpy as np
-        from handler.deferred_imports import deferred, loaded
+        from handler.f5.deferred_imports import deferred, loaded
         with deferred() as stand_ins:
             from librosa.filters import mel
             import einx
@@ -94,7 +95,7 @@ def test_bigvgan_mel_which_calls_librosa_still_works():
     code = """
         import json, sys
         import torch
-        from handler.f5_modules import load_f5_modules
+        from handler.f5.modules import load_f5_modules
         load_f5_modules()
         from f5_tts.model.modules import MelSpec
         before = "librosa" in sys.modules

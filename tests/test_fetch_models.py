@@ -10,6 +10,7 @@ from conftest import ROOT
 from fake_hub import WHISPER_REPO, FakeHub, Repo, repos_from_model_dir, whisper_repo
 from random_model import write_tiny_whisper
 
+from handler.f5.files import f5_files
 from handler.manifest import read_manifest, verify_files
 
 
@@ -51,9 +52,10 @@ def test_default_model_layout_and_manifest(hub_repos, tmp_path):
     assert "/api/models/SWivid/F5-TTS/revision/84e5a410d9cead4de2f847e7c9369a6440bdfaca" in hub.paths
     assert "/api/models/charactr/vocos-mel-24khz/revision/0feb3fdd929bcd6649e0e7c5a688cf7dd012ef21" in hub.paths
     manifest = read_manifest(tmp_path / "m")
-    assert manifest.model_name == "F5TTS_v1_Base" and manifest.backbone == "DiT"
-    assert manifest.arch["dim"] == 1024 and manifest.arch["depth"] == 22  # from f5-tts's own config
-    assert manifest.checkpoint.name == "model_1250000.fp16.safetensors"  # float16 by default
+    files = f5_files(manifest)
+    assert manifest.model_name == "F5TTS_v1_Base" and files.backbone == "DiT"
+    assert files.arch["dim"] == 1024 and files.arch["depth"] == 22  # from f5-tts's own config
+    assert files.checkpoint.name == "model_1250000.fp16.safetensors"  # float16 by default
     assert verify_files(manifest, check_hashes=True) > 0
     by_path = {entry["path"]: entry for entry in manifest.files}
     baked = by_path["f5/model_1250000.fp16.safetensors"]
@@ -77,9 +79,10 @@ def test_float32_keeps_the_checkpoint_as_published_and_halving_later_gives_the_s
         hub.stop()
     assert kept.returncode == 0 and halved.returncode == 0, kept.stderr + halved.stderr
     manifest = read_manifest(tmp_path / "fp32")
+    checkpoint = f5_files(manifest).checkpoint
     published = hub_repos["SWivid/F5-TTS"].files["F5TTS_v1_Base/model_1250000.safetensors"]
-    assert manifest.checkpoint.read_bytes() == published
-    assert "dtype" not in manifest.entry_for(manifest.checkpoint) and "source" not in manifest.entry_for(manifest.checkpoint)
+    assert checkpoint.read_bytes() == published
+    assert "dtype" not in manifest.entry_for(checkpoint) and "source" not in manifest.entry_for(checkpoint)
     # the Dockerfile's two steps (fetch float32, then --halve-existing) give what one fetch gives
     later = subprocess.run([sys.executable, str(ROOT / "build" / "fetch_models.py"), "--out", str(tmp_path / "fp32"),
                             "--halve-existing"], capture_output=True, text=True, timeout=120, check=False)
@@ -100,12 +103,12 @@ def test_custom_checkpoint_with_its_own_config_and_vocab_loads(hub_repos, tmp_pa
     assert result.returncode == 0, result.stderr
     assert "Bearer hf_secret_token" in hub.authorizations
     manifest = read_manifest(tmp_path / "m")
-    assert manifest.arch["dim"] == 64
+    assert f5_files(manifest).arch["dim"] == 64
     import torch
 
-    from handler.backend import ModelBackend
+    import handler.f5
 
-    ModelBackend.load(manifest, torch.device("cpu"), torch.float32)  # the fetched folder is what the worker loads
+    handler.f5.load(manifest, torch.device("cpu"), torch.float32)  # the fetched folder is what the worker loads
 
 
 def test_a_file_whose_hash_does_not_match_is_refused(hub_repos, tmp_path):
@@ -178,7 +181,7 @@ def test_whisper_is_fetched_at_its_pin_verified_and_loads_offline(hub_repos, tmp
 
     from handler.asr import load_transcriber
 
-    transcribe = load_transcriber(manifest.asr_dir, torch.device("cpu"))  # what the fetch wrote is what loads
+    transcribe = load_transcriber(manifest.asr_dir, torch.device("cpu"), 24_000)  # what the fetch wrote is what loads
     assert isinstance(transcribe(np.zeros(24_000, dtype=np.float32)), str)
 
 

@@ -272,7 +272,7 @@ def test_a_client_that_goes_away_frees_its_slot_and_stops_its_work(server):
 BAD_BODIES = [
     ({"input": ""}, "input"),
     ({"voice": "en"}, "input"),
-    ({"input": "Hi.", "voice": "alloy"}, None),
+    ({"input": "Hi.", "voice": "alloy"}, "voice"),
     ({"input": "Hi.", "response_format": "aac"}, "response_format"),
     ({"input": "Hi.", "response_format": "m4a"}, "response_format"),
     ({"input": "Hi.", "speed": "fast"}, "speed"),
@@ -281,8 +281,9 @@ BAD_BODIES = [
     ({"input": "Hi.", "seed": -1}, "seed"),
     ({"input": "Hi.", "temperature": 1}, "temperature"),
     ({"input": "Hi.", "stream_format": "sse"}, "stream_format"),
-    ({"input": "Hi.", "ref_audio": "not base64 !!"}, None),
-    ({"input": "Hi.", "ref_text": "no audio"}, None),
+    ({"input": "Hi.", "ref_audio": "not base64 !!"}, "ref_audio"),
+    ({"input": "Hi.", "ref_text": "no audio"}, "ref_text"),
+    ({"input": "Hi.", "text": "Hi."}, "input"),
     ({"input": 42}, "input"),
     ([1, 2], None),
     ("just a string", None),
@@ -294,8 +295,7 @@ def test_bad_inputs_get_4xx_json_and_the_server_keeps_serving(server):
         response = speech(server.url, body)
         error = assert_openai_error(response, 400)
         assert error["type"] == "invalid_request_error"
-        if param:
-            assert error["param"] == param, (body, error)
+        assert error["param"] == param, (body, error)
     assert "supported" in speech(server.url, {"input": "Hi.", "response_format": "aac"}).json()["error"]["message"]
     raw = [
         httpx.post(f"{server.url}/v1/audio/speech", content=b"{not json", headers=AUTH, timeout=30),
@@ -407,3 +407,17 @@ def test_to_job_maps_openai_fields():
     with pytest.raises(ApiError, match="aac"):
         to_job({"input": "Hi.", "response_format": "AAC"})
     assert json.dumps(to_job({"input": "Hi.", "stream": "yes"})["stream"]) == '"yes"'  # left to the contract
+
+
+def test_every_failure_kind_has_a_status_and_none_is_read_from_the_wording():
+    """The status of a service failure comes from its kind (a table), its `param` from its field."""
+    from handler.events import Failure, FailureKind
+    from handler.http_app import FAILURE_STATUS, _service_error
+
+    assert set(FAILURE_STATUS) == set(FailureKind)
+    reworded = _service_error(Failure(FailureKind.INVALID_INPUT, "any wording at all", "format"))
+    assert (reworded.status, reworded.param) == (400, "response_format")  # OpenAI's name for the field
+    assert _service_error(Failure(FailureKind.WORKER_BROKEN, "internal error: looks like a bug")).status == 503
+    assert _service_error(Failure(FailureKind.INTERNAL, "the worker is shutting down")).status == 500
+    shutting = _service_error(Failure(FailureKind.SHUTTING_DOWN, "bye"))
+    assert shutting.status == 503 and shutting.headers["Retry-After"]

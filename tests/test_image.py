@@ -170,7 +170,7 @@ sys.exit(server.wait(120))
 
 
 def test_the_image_starts_and_serves_without_the_modules_inference_never_calls(image):
-    # librosa, einx, scipy.integrate and what they bring stay out of the worker (handler/deferred_imports.py)
+    # librosa, einx, scipy.integrate and what they bring stay out of the worker (handler/f5/deferred_imports.py)
     result = run(image, "-c", SERVE_AND_LIST_IMPORTS, entrypoint="/opt/venv/bin/python",
                  env=["F5_REQUIRE_GPU=0", "F5_WARMUP=1"])
     assert result.returncode == 0, result.stderr[-4000:]

@@ -13,10 +13,11 @@ import torch
 from conftest import speechlike
 from upstream import utils_infer
 
-from handler.backend import SAMPLE_RATE
+from handler.batching import BatchBounds
 from handler.crossfade import crossfade_join
-from handler.plan import RequestPlan, SynthesisParams, max_chunk_bytes
-from handler.scheduler import BatchBounds, CostModel, Scheduler
+from handler.f5.plan import SAMPLE_RATE, RequestPlan, max_chunk_bytes
+from handler.model import SynthesisParams
+from handler.scheduler import Scheduler
 from handler.text_chunks import chunk_text
 
 EN_REF = "Some call me nature, others call me mother nature."
@@ -70,7 +71,7 @@ def upstream_cached(key, upstream, backend, audio, ref_text, chunks, params):
 
 def make_scheduler(backend, max_items):
     bounds = BatchBounds(max_items=max_items, memory_bytes=float("inf"), max_pending=64)
-    return Scheduler(backend, bounds, CostModel(0, 0))
+    return Scheduler(backend, bounds)
 
 
 def upstream_wave(upstream, backend, audio, ref_text, chunks, params, streaming=False):

@@ -4,7 +4,7 @@ import json
 import re
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, answer
 
 from handler.config import Settings
 from handler.errors import StartupError
@@ -55,7 +55,7 @@ def test_every_hub_test_input_is_valid():
 
 def test_every_hub_test_input_runs(service):
     for test in TESTS["tests"]:
-        messages = list(service.messages(test["input"], "hub-test"))
+        messages = answer(service, test["input"], "hub-test")
         assert messages and not any("error" in m for m in messages), (test["name"], messages)
         assert messages[-1].get("audio_base64") or messages[-1].get("done")
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import soundfile as sf
-from conftest import ROOT, speechlike, wav_bytes, worker_env
+from conftest import ROOT, answer, speechlike, wav_bytes, worker_env
 
 
 def say(model_dir, *args, **env):
@@ -38,8 +38,25 @@ def test_say_writes_a_wav_with_the_reported_duration_and_seed(tiny_model_dir, tm
     audio, rate = sf.read(out)
     assert rate == 24000 and len(audio) == pytest.approx(float(fields["duration_s"]) * rate, abs=13)  # duration_s is rounded to 1 ms
     # the very request an endpoint caller would send, through the same service: the same bytes
-    [result] = service.messages({"text": "Hello from the command line.", "seed": 7, "nfe_step": 8}, "same")
+    [result] = answer(service, {"text": "Hello from the command line.", "seed": 7, "nfe_step": 8}, "same")
     assert out.read_bytes() == base64.b64decode(result["audio_base64"])
+
+
+def test_say_dash_o_dash_streams_the_audio_to_stdout_and_the_line_to_stderr(tiny_model_dir, service):
+    """`-o -`: the audio on standard output as it is made (the endpoint's stream), nothing else there;
+    no file named "-" is written."""
+    process = subprocess.run(  # noqa: PLW1510 - the test reads returncode
+        [sys.executable, "-m", "handler", "say", "Hello there. A second sentence, to stream.", "-o", "-",
+         "--format", "pcm", "--seed", "5", "--nfe-step", "4"],
+        cwd=ROOT, env=worker_env(tiny_model_dir, F5_WARMUP="0"), capture_output=True, timeout=300,
+    )
+    assert process.returncode == 0, process.stderr.decode()[-3000:]
+    assert not (ROOT / "-").exists()
+    *parts, done = answer(service, {"text": "Hello there. A second sentence, to stream.", "format": "pcm",
+                                    "seed": 5, "nfe_step": 4, "stream": True, "output": "inline"})
+    assert len(parts) > 1 and process.stdout == b"".join(base64.b64decode(p["audio_base64"]) for p in parts)
+    line = process.stderr.decode().strip().splitlines()[-1]
+    assert line.startswith("- duration_s=") and f"duration_s={done['duration_s']}" in line
 
 
 def test_say_clones_a_reference_clip_into_mp3_from_the_extension(tiny_model_dir, tmp_path):

@@ -8,8 +8,10 @@ import pytest
 import torch
 from conftest import speechlike
 
-from handler.plan import RequestPlan, SynthesisParams
-from handler.scheduler import BatchBounds, CostModel, Scheduler, SchedulerClosed
+from handler.batching import BatchBounds
+from handler.f5.memory import CostModel
+from handler.model import SynthesisParams
+from handler.scheduler import Scheduler, SchedulerClosed
 
 
 @pytest.fixture(scope="module")
@@ -18,15 +20,20 @@ def voice(backend):
 
 
 class Recording:
-    """The real backend, recording each call's items; `gate` holds calls until it is set."""
+    """The real backend, recording each call's items; `gate` holds calls until it is set. Its memory
+    estimate is `bytes_per_frame` per frame of each item (none by default)."""
 
-    def __init__(self, backend, fail_when=None):
+    def __init__(self, backend, fail_when=None, bytes_per_frame=0.0):
         self._backend, self.calls, self.fail_when = backend, [], fail_when
+        self.bytes_per_frame = bytes_per_frame
         self.gate = threading.Event()
         self.gate.set()
 
     def __getattr__(self, name):
         return getattr(self._backend, name)
+
+    def batch_bytes(self, count, longest):
+        return count * longest * self.bytes_per_frame
 
     def sample(self, items):
         self.gate.wait(30)
@@ -36,11 +43,8 @@ class Recording:
         return self._backend.sample(items)
 
 
-FREE = CostModel(0, 0)
-
-
-def make(backend, max_items=8, memory=float("inf"), cost=FREE, max_pending=64):
-    return Scheduler(backend, BatchBounds(max_items, memory, max_pending), cost)
+def make(backend, max_items=8, memory=float("inf"), max_pending=64):
+    return Scheduler(backend, BatchBounds(max_items, memory, max_pending))
 
 
 def hold(scheduler, recording, backend, voice):
@@ -52,7 +56,7 @@ def hold(scheduler, recording, backend, voice):
 
 
 def plan_items(backend, voice, texts, request, **params):
-    return RequestPlan(backend, voice, texts, SynthesisParams(nfe_step=4, seed=request, **params), request).items()
+    return backend.plan(voice, texts, SynthesisParams(nfe_step=4, seed=request, **params), request).items()
 
 
 def test_waiting_items_of_many_requests_share_calls_up_to_the_bound(backend, voice):
@@ -81,7 +85,7 @@ def test_groups_wait_their_turn_in_arrival_order(backend, voice):
         futures = scheduler.submit(plan_items(backend, voice, ["Hold."], 1))
         time.sleep(0.2)
         futures += scheduler.submit(plan_items(backend, voice, ["Eight."], 2, ))
-        futures += scheduler.submit(RequestPlan(backend, voice, ["Six."], SynthesisParams(nfe_step=6), 3).items())
+        futures += scheduler.submit(backend.plan(voice, ["Six."], SynthesisParams(nfe_step=6), 3).items())
         futures += scheduler.submit(plan_items(backend, voice, ["Eight again."], 4))
         recording.gate.set()
         for future in futures:
@@ -92,11 +96,10 @@ def test_groups_wait_their_turn_in_arrival_order(backend, voice):
 
 
 def test_the_memory_bound_splits_batches_but_always_runs_the_oldest(backend, voice):
-    recording = Recording(backend)
-    cost = CostModel(bytes_per_frame=1.0, bytes_per_frame_pair=0.0)
+    recording = Recording(backend, bytes_per_frame=1.0)
     texts = ["A chunk of some length here.", "Another chunk of some length.", "And a third one of some length."]
     first = plan_items(backend, voice, texts[:1], 1)[0]
-    scheduler = make(recording, memory=2.5 * first.frames, cost=cost)  # room for two items, not three
+    scheduler = make(recording, memory=2.5 * first.frames)  # room for two items, not three
     try:
         futures = hold(scheduler, recording, backend, voice)
         for request, text in enumerate(texts, start=1):
@@ -154,7 +157,8 @@ def test_cancelled_items_cost_nothing_and_a_full_queue_makes_submitters_wait(bac
         recording.gate.clear()
         held = scheduler.submit(plan_items(backend, voice, ["Hold."], 1))
         time.sleep(0.2)
-        queued = scheduler.submit(plan_items(backend, voice, ["Two.", "Three."], 2))
+        queued_items = plan_items(backend, voice, ["Two.", "Three."], 2)
+        queued = scheduler.submit(queued_items)
         queued[1].cancel()
         late: list = []
         thread = threading.Thread(target=lambda: late.extend(scheduler.submit(plan_items(backend, voice, ["Late."], 3))))
@@ -167,8 +171,9 @@ def test_cancelled_items_cost_nothing_and_a_full_queue_makes_submitters_wait(bac
     finally:
         scheduler.close()
     assert len(results) == 3
-    assert all(item.request != 2 or item.tokens != queued[1] for call in recording.calls for item in call)
-    assert sum(len(call) for call in recording.calls) == 3  # the cancelled chunk never ran
+    ran = [item for call in recording.calls for item in call]
+    assert queued_items[0] in ran and queued_items[1] not in ran  # the cancelled chunk never ran
+    assert len(ran) == 3
 
 
 def test_close_fails_what_waits_with_a_clear_error(backend, voice):
@@ -199,16 +204,17 @@ from pathlib import Path
 sys.path.insert(0, {tests!r}); sys.path.insert(0, {root!r})
 import torch
 from conftest import speechlike
-from handler.backend import ModelBackend
+import handler.f5
+from handler.batching import BatchBounds
 from handler.manifest import read_manifest
-from handler.plan import RequestPlan, SynthesisParams
-from handler.scheduler import BatchBounds, CostModel, Scheduler
+from handler.model import SynthesisParams
+from handler.scheduler import Scheduler
 
-backend = ModelBackend.load(read_manifest(Path({model!r})), torch.device("cpu"), torch.float32)
+backend = handler.f5.load(read_manifest(Path({model!r})), torch.device("cpu"), torch.float32)
 voice = backend.prepare_voice(speechlike(2.0), "Some call me nature.")
-scheduler = Scheduler(backend, BatchBounds(1, float("inf"), 64), CostModel(0, 0))
-plan = RequestPlan(backend, voice, ["A long sentence that keeps the model busy for a while."] * 4,
-                   SynthesisParams(nfe_step=32, seed=1), 1)
+scheduler = Scheduler(backend, BatchBounds(1, float("inf"), 64))
+plan = backend.plan(voice, ["A long sentence that keeps the model busy for a while."] * 4,
+                    SynthesisParams(nfe_step=32, seed=1), 1)
 futures = scheduler.submit(plan.items())
 while scheduler.waiting == 4:  # the first item is on the device
     time.sleep(0.01)

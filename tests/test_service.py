@@ -1,4 +1,5 @@
-"""A request end to end through the Service (no runpod): voices, formats, streaming, delivery, faults."""
+"""A request end to end through the Service, read as the queue worker answers it: voices, formats,
+streaming, delivery, faults; and the typed failures every front door reads."""
 
 import base64
 import io
@@ -14,10 +15,22 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import FaultyBackend, decode_b64_audio, make_settings, service_with_scheduler, speechlike, wav_bytes
+from conftest import (
+    FaultyBackend,
+    answer,
+    decode_b64_audio,
+    make_settings,
+    only,
+    service_with_scheduler,
+    speechlike,
+    wav_bytes,
+)
 from s3_server import S3Server
 
-from handler.service import STREAM_MESSAGE_LIMIT, Service
+from handler.delivery import Delivery
+from handler.events import Failure, FailureKind
+from handler.platform_limits import STREAM_MESSAGE_BYTES
+from handler.service import Service
 from handler.storage import BucketConfig, Uploader
 from handler.voices import VoiceLibrary
 
@@ -26,17 +39,11 @@ LONG_TEXT = " ".join(
 )
 
 
-def only(service, job_input):
-    messages = list(service.messages(job_input, "test-job"))
-    assert len(messages) == 1, messages
-    return messages[0]
-
-
 def clone(service, tiny_model_dir, uploader=None, **env):
     """A Service with other settings over the same loaded model and scheduler."""
     settings = make_settings(tiny_model_dir, **env)
     voices = VoiceLibrary.from_settings(service.backend, settings)
-    return Service(settings, service.backend, service.scheduler, voices, uploader)
+    return Service(settings, service.backend, service.scheduler, voices, Delivery(uploader, settings.inline_max_bytes))
 
 
 def test_default_voice_result(service):
@@ -80,24 +87,24 @@ def test_long_text_is_chunked_and_joined(service):
 def test_stream_messages_add_up_to_its_chunks_joined(service):
     """A stream starts with a short chunk (deliberately unlike upstream); the rest of its chunks follow
     upstream's rule, and its messages joined are exactly those chunks' audio cross-faded."""
+    from handler.batching import FIRST_CHUNK_S
     from handler.crossfade import crossfade_join
-    from handler.plan import RequestPlan, SynthesisParams, first_chunk_bytes, max_chunk_bytes
-    from handler.service import FIRST_CHUNK_S
+    from handler.model import SynthesisParams
     from handler.text_chunks import chunk_text
 
     request = {"text": LONG_TEXT, "seed": 9, "nfe_step": 4, "format": "pcm"}
     voice = service.voices.preset("en")
-    chunks = chunk_text(service.normalized(LONG_TEXT), max_chunk_bytes(voice, 1.0),
-                        first_max_bytes=first_chunk_bytes(voice, 1.0, FIRST_CHUNK_S))
-    assert chunks[1:] == chunk_text(" ".join(chunks[1:]), max_chunk_bytes(voice, 1.0))
-    plan = RequestPlan(service.backend, voice, chunks, SynthesisParams(nfe_step=4, seed=9), request=0)
+    budget = service.backend.text_budget
+    chunks = chunk_text(service.normalized(LONG_TEXT), budget(voice, 1.0), first_max_bytes=budget(voice, 1.0, FIRST_CHUNK_S))
+    assert chunks[1:] == chunk_text(" ".join(chunks[1:]), budget(voice, 1.0))
+    plan = service.backend.plan(voice, chunks, SynthesisParams(nfe_step=4, seed=9), request=0)
     waves = [future.result().wave for future in service.scheduler.submit(plan.items())]
     whole = (np.clip(crossfade_join(waves, int(0.15 * 24000)), -1, 1) * 32767).round().astype("<i2")
-    messages = list(service.messages({**request, "stream": True}, "stream-job"))
+    messages = answer(service, {**request, "stream": True}, "stream-job")
     *parts, summary = messages
     assert summary["done"] is True and summary["segments"] == len(parts) > 1
     assert [m["index"] for m in parts] == list(range(len(parts)))
-    assert all(len(json.dumps(m)) < STREAM_MESSAGE_LIMIT for m in messages)
+    assert all(len(json.dumps(m)) < STREAM_MESSAGE_BYTES for m in messages)
     assert summary["timings"]["first_audio_s"] <= summary["timings"]["total_s"]
     streamed = np.concatenate([np.frombuffer(base64.b64decode(m["audio_base64"]), "<i2") for m in parts])
     assert summary["chunks"] == len(chunks) > 2
@@ -120,7 +127,7 @@ def ffmpeg_seconds(data: bytes, suffix: str) -> float:
 @pytest.mark.parametrize("fmt", ["wav", "pcm", "mp3", "opus", "ogg", "flac"])
 def test_a_stream_joined_is_one_playable_file_in_its_format(service, fmt):
     text = " ".join(LONG_TEXT.split(". ")[:4])
-    *parts, summary = service.messages({"text": text, "stream": True, "format": fmt, "nfe_step": 4, "seed": 2})
+    *parts, summary = answer(service, {"text": text, "stream": True, "format": fmt, "nfe_step": 4, "seed": 2})
     assert summary["done"] and len(parts) > 1
     joined = b"".join(base64.b64decode(part["audio_base64"]) for part in parts)
     assert sum(part["duration_s"] for part in parts) == pytest.approx(summary["duration_s"], abs=0.01)
@@ -205,10 +212,49 @@ def test_reference_over_the_size_cap(service, tiny_model_dir):
     assert "10000-byte limit" in only(strict, {"text": "x", "ref_audio": clip, "ref_text": "t"})["error"]
 
 
-def test_remove_silence_never_lengthens(service):
+def test_remove_silence_never_answers_an_empty_success(service):
+    """The tiny random model's voice is quiet noise, under the silence threshold throughout: before the
+    fix, remove_silence took all of it away and the job completed with 0.0 s of audio. (That it is
+    wired up at all, and how much it removes, test_seam.py shows with a voice of known silences.)"""
     plain = only(service, {"text": "Silence test.", "seed": 4, "nfe_step": 4})
     trimmed = only(service, {"text": "Silence test.", "seed": 4, "nfe_step": 4, "remove_silence": True})
-    assert trimmed["duration_s"] <= plain["duration_s"]
+    audio, rate = decode_b64_audio(trimmed["audio_base64"])
+    assert 0 < trimmed["duration_s"] <= plain["duration_s"]
+    assert len(audio) / rate == pytest.approx(trimmed["duration_s"], abs=0.001)
+
+
+def test_fix_duration_within_the_reference_is_refused_by_name(service):
+    """fix_duration counts the reference voice; at or below the reference's own length it leaves no
+    room for speech (before the fix: a 0.011 s "success")."""
+    reference_s = service.voices.preset("en").duration_s
+    [failure] = list(service.events({"text": "Too short.", "fix_duration": reference_s, "nfe_step": 4}))
+    assert isinstance(failure, Failure) and failure.kind is FailureKind.INVALID_INPUT
+    assert failure.field == "fix_duration" and "counts the reference voice" in failure.message
+    longer = only(service, {"text": "Long enough.", "fix_duration": reference_s + 2.0, "nfe_step": 4, "seed": 1})
+    assert longer["duration_s"] == pytest.approx(2.0, abs=0.05)  # the reference is not in the answer
+
+
+@pytest.mark.parametrize(
+    "job_input, kind, field",
+    [
+        ({"text": "x", "voice": "alloy"}, FailureKind.INVALID_INPUT, "voice"),
+        ({"text": "x", "nfe_step": 1000}, FailureKind.INVALID_INPUT, "nfe_step"),
+        ({"input": "x", "response_format": "aac"}, FailureKind.INVALID_INPUT, "format"),
+        ({"text": "x", "colour": "red"}, FailureKind.INVALID_INPUT, "colour"),
+        ({"text": "x", "ref_audio": "%%%", "ref_text": "t"}, FailureKind.INVALID_INPUT, "ref_audio"),
+        ({"text": "x", "ref_audio": base64.b64encode(wav_bytes(speechlike(2.0), 24000)).decode()},
+         FailureKind.INVALID_INPUT, "ref_text"),
+        ({"text": "x", "voice": "en", "ref_audio": "AAAA"}, FailureKind.INVALID_INPUT, "voice"),
+        ({"text": "smile 😀"}, FailureKind.INVALID_INPUT, "text"),
+        ({"text": "x", "stream": True, "output": "url"}, FailureKind.INVALID_INPUT, "output"),
+        ({"text": "x", "output": "url"}, FailureKind.DELIVERY, None),
+    ],
+)
+def test_failures_carry_their_kind_and_field(service, job_input, kind, field):
+    """What the front doors read instead of the wording (the HTTP mode's status and `param`)."""
+    [failure] = list(service.events(job_input))
+    assert isinstance(failure, Failure) and (failure.kind, failure.field) == (kind, field), failure
+    assert not failure.replace_worker
 
 
 def test_no_temp_files_are_left(service):

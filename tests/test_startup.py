@@ -36,8 +36,8 @@ def test_import_has_no_side_effects():
 def test_engine_imports_without_runpod():
     code = (
         "import sys; sys.modules['runpod'] = None\n"  # any import of runpod now fails
-        "import handler.service, handler.startup, handler.backend, handler.scheduler\n"
-        "from handler.f5_modules import load_f5_modules; load_f5_modules()\n"
+        "import handler.service, handler.startup, handler.f5.backend, handler.scheduler\n"
+        "from handler.f5.modules import load_f5_modules; load_f5_modules()\n"
         "print(sorted(m for m in ('wandb', 'datasets', 'accelerate', 'gradio', 'transformers') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -134,3 +134,18 @@ def test_extra_presets_from_a_voices_folder(tiny_model_dir, tmp_path):
     process, _ = run_worker(tiny_model_dir, "--check", F5_VOICES_DIR=str(tmp_path), F5_DEFAULT_VOICE="narrator")
     assert process.returncode == 0, process.stderr
     assert "presets=en,narrator,zh" in process.stderr
+
+
+def test_a_text_limit_below_the_warm_up_text_still_starts_and_applies_to_requests(tiny_model_dir):
+    """The warm-up's text is the worker's own: F5_MAX_TEXT_CHARS limits callers, not start-up."""
+    process, _ = run_worker(tiny_model_dir, "--test_input", json.dumps({"input": {"text": "Hi.", "nfe_step": 4}}),
+                            F5_MAX_TEXT_CHARS="5")
+    assert process.returncode == 0 and failure_lines(process.stderr) == [], process.stderr[-3000:]
+    assert "warmup ok" in process.stderr
+    refused, _ = run_worker(tiny_model_dir, "--test_input", json.dumps({"input": {"text": "Far too long."}}),
+                            F5_MAX_TEXT_CHARS="5", F5_WARMUP="0")
+    assert "over the limit of 5" in refused.stdout + refused.stderr
+
+
+def test_an_unknown_backend_fails_fast(tiny_model_dir):
+    assert_fails_fast(tiny_model_dir, "F5_BACKEND='no_such_backend': cannot import no_such_backend", F5_BACKEND="no_such_backend")

@@ -16,7 +16,7 @@ def library(service):
         calls.append(len(wave))
         return "  Heard this.  " if len(calls) < 99 else ""
 
-    voices = VoiceLibrary(service.backend, load_presets(None), cache_size=4, max_seconds=60, clip_seconds=12,
+    voices = VoiceLibrary(service.backend, service.backend.presets(), cache_size=4, max_seconds=60, clip_seconds=12,
                           transcribe=transcribe)
     return voices, calls
 
@@ -37,22 +37,27 @@ def test_a_given_ref_text_is_never_transcribed(library):
 
 
 def test_an_empty_transcript_is_a_clear_error(service):
-    voices = VoiceLibrary(service.backend, load_presets(None), cache_size=4, max_seconds=60, clip_seconds=12,
+    voices = VoiceLibrary(service.backend, service.backend.presets(), cache_size=4, max_seconds=60, clip_seconds=12,
                           transcribe=lambda wave: "")
     with pytest.raises(InputError, match="could not be transcribed"):
         voices.from_bytes(wav_bytes(speechlike(3.0, seed=7), 24000), None)
 
 
-def test_the_cache_is_bounded():
+def test_the_cache_is_bounded_and_keeps_the_most_recently_used():
     cache = LRUCache(3)
     for key in range(10):
         cache.put(key, key)
     assert len(cache) == 3 and cache.get(0) is None and cache.get(9) == 9
-    LRUCache(0).put("k", "v")  # size 0 caches nothing, silently
+    cache.get(7)  # used: now the most recent
+    cache.put(10, 10)
+    assert cache.get(7) == 7 and cache.get(8) is None  # the least recently used went
+    empty = LRUCache(0)
+    empty.put("k", "v")  # size 0 caches nothing, silently
+    assert len(empty) == 0 and empty.get("k") is None
 
 
-def test_preset_transcripts_are_upstreams():
-    presets = load_presets(None)
+def test_preset_transcripts_are_upstreams(backend):
+    presets = load_presets(backend.presets(), None)
     assert presets["en"].ref_text == "Some call me nature, others call me mother nature."
     assert presets["zh"].ref_text == "对，这就是我，万人敬仰的太乙真人。"
     assert all(p.path.is_file() for p in presets.values())

@@ -1,5 +1,5 @@
 """Half-precision weights baked at build time (build/fetch_models.py), and one read of the checkpoint
-at start-up (handler/backend.py's `_read_checkpoint`), on the tiny random model and on CPU."""
+at start-up (handler/f5/checkpoint.py's `read_checkpoint`), on the tiny random model and on CPU."""
 
 import hashlib
 import importlib.util
@@ -10,11 +10,11 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, flip_a_byte, make_settings, speechlike
+from conftest import ROOT, flip_a_byte, load_f5, make_settings, speechlike
 
-from handler.backend import ModelBackend
+from handler.f5.files import f5_files
 from handler.manifest import read_manifest, verify_files
-from handler.plan import RequestPlan, SynthesisParams
+from handler.model import SynthesisParams
 
 _spec = importlib.util.spec_from_file_location("fetch_models", ROOT / "build" / "fetch_models.py")
 fetch_models = importlib.util.module_from_spec(_spec)
@@ -31,23 +31,24 @@ def fp16_dir(tiny_model_dir, tmp_path_factory):
 
 
 def load(model_dir, dtype):
-    return ModelBackend.load(read_manifest(model_dir), torch.device("cpu"), dtype)
+    return load_f5(model_dir, dtype)
 
 
 def synthesise(backend, text="Half precision, same voice.", seed=7):
     voice = backend.prepare_voice(speechlike(3.0), "Some call me nature, others call me mother nature.")
-    [item] = RequestPlan(backend, voice, [text], SynthesisParams(seed=seed, nfe_step=8), 1).items()
+    [item] = backend.plan(voice, [text], SynthesisParams(seed=seed, nfe_step=8), 1).items()
     return backend.vocode(item, backend.sample([item])[0])
 
 
 def test_the_manifest_records_the_source_and_the_baked_file(tiny_model_dir, fp16_dir):
     source = tiny_model_dir / "f5" / "model_random.safetensors"
     manifest = read_manifest(fp16_dir)
-    assert manifest.checkpoint.name == "model_random.fp16.safetensors"
+    checkpoint = f5_files(manifest).checkpoint
+    assert checkpoint.name == "model_random.fp16.safetensors"
     assert not (fp16_dir / "f5" / "model_random.safetensors").exists()  # the float32 file is not baked
-    entry = manifest.entry_for(manifest.checkpoint)
+    entry = manifest.entry_for(checkpoint)
     assert entry["dtype"] == "float16" and entry["path"] == "f5/model_random.fp16.safetensors"
-    assert entry["sha256"] == hashlib.sha256(manifest.checkpoint.read_bytes()).hexdigest()
+    assert entry["sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
     assert entry["source"] == {"path": "f5/model_random.safetensors", "size": source.stat().st_size,
                                "sha256": hashlib.sha256(source.read_bytes()).hexdigest()}
     assert entry["size"] < 0.6 * source.stat().st_size  # about half: float16 instead of float32
@@ -55,7 +56,7 @@ def test_the_manifest_records_the_source_and_the_baked_file(tiny_model_dir, fp16
 
     from safetensors import safe_open
 
-    with safe_open(str(manifest.checkpoint), "pt") as baked, safe_open(str(source), "pt") as original:
+    with safe_open(str(checkpoint), "pt") as baked, safe_open(str(source), "pt") as original:
         assert baked.metadata()["source_sha256"] == entry["source"]["sha256"]
         wanted = {key for key in original.keys() if key not in ("initted", "step")}
         assert set(baked.keys()) == wanted  # the names the worker reads: "ema_model." + module path
@@ -128,7 +129,7 @@ def test_start_up_opens_the_checkpoint_once_and_checks_its_hash_there(fp16_dir, 
     the bytes it loads. Every open() of the file during start-up is counted (an audit hook)."""
     from handler.startup import build_service
 
-    checkpoint = str(read_manifest(fp16_dir).checkpoint)
+    checkpoint = str(f5_files(read_manifest(fp16_dir)).checkpoint)
     opened = []
     if not getattr(sys, "_weights_test_hook", None):
         sys._weights_test_hook = opened
@@ -163,7 +164,7 @@ def test_a_corrupted_checkpoint_fails_in_the_model_step_from_the_bytes_read(fp16
 def test_the_one_read_loader_gives_what_the_safetensors_library_gives(tmp_path):
     from safetensors.torch import load_file, save_file
 
-    from handler.backend import _read_checkpoint
+    from handler.f5.checkpoint import read_checkpoint
 
     tensors = {
         "ema_model.a": torch.randn(3, 5), "ema_model.b": torch.randn(7).half(), "ema_model.c": torch.randn(2, 2).bfloat16(),
@@ -173,7 +174,7 @@ def test_the_one_read_loader_gives_what_the_safetensors_library_gives(tmp_path):
     path = tmp_path / "mixed.safetensors"
     save_file(tensors, str(path))
     expected = {k.removeprefix("ema_model."): v for k, v in load_file(str(path)).items() if k not in ("initted", "step")}
-    got = _read_checkpoint(path, torch.device("cpu"), True, hashlib.sha256(path.read_bytes()).hexdigest())
+    got = read_checkpoint(path, True, hashlib.sha256(path.read_bytes()).hexdigest())
     assert got.keys() == expected.keys()
     for key, value in expected.items():
         assert got[key].dtype == value.dtype and got[key].shape == value.shape and torch.equal(got[key], value), key
@@ -183,11 +184,11 @@ def test_the_one_read_loader_gives_what_the_safetensors_library_gives(tmp_path):
 def test_the_one_read_loader_refuses_a_damaged_file(tmp_path, damage):
     from safetensors.torch import save
 
-    from handler.backend import _read_checkpoint
+    from handler.f5.checkpoint import read_checkpoint
 
     data = save({"ema_model.a": torch.randn(16), "ema_model.b": torch.randn(8)})
     data = {"truncated": data[:-8], "trailing": data + b"\0" * 8, "header": data[:8] + b"x" + data[9:]}[damage]
     path = tmp_path / "bad.safetensors"
     path.write_bytes(data)
     with pytest.raises(ValueError, match="not a valid safetensors file"):
-        _read_checkpoint(path, torch.device("cpu"), True)
+        read_checkpoint(path, True)

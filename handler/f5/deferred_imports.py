@@ -39,7 +39,7 @@ class StandIn(types.ModuleType):
     """A module object that imports the real module on first use of any attribute."""
 
     def __init__(self, name: str, from_names: tuple[str, ...]):
-        super().__init__(name, f"stand-in for {name}, imported on first use (handler.deferred_imports)")
+        super().__init__(name, f"stand-in for {name}, imported on first use (handler.f5.deferred_imports)")
         self.__dict__["_real_module"] = None
         self.__dict__["_lock"] = threading.RLock()  # re-entrant: the real import may touch it
         for attr in from_names:

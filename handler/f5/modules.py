@@ -5,7 +5,7 @@ hundreds of MB that inference never uses. We register `f5_tts.model` as a bare p
 the same folder, so `f5_tts.model.cfm` and friends import exactly as published, minus the trainer.
 If the real package was already imported (by a benchmark of the upstream API, say), it is reused.
 While they import, the modules that inference never calls are served by stand-ins
-(handler.deferred_imports): the same code, seconds less start-up.
+(handler.f5.deferred_imports): the same code, seconds less start-up.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import sys
 import types
 from pathlib import Path
 
-from handler.deferred_imports import deferred
+from handler.f5.deferred_imports import deferred
 
 
-def _f5_package_dir() -> Path:
+def f5_package_dir() -> Path:
     spec = importlib.util.find_spec("f5_tts")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("f5-tts is not installed (pip install f5-tts)")
@@ -29,7 +29,7 @@ def _f5_package_dir() -> Path:
 def _register_bare_model_package() -> None:
     if "f5_tts.model" in sys.modules:
         return
-    model_dir = _f5_package_dir() / "model"
+    model_dir = f5_package_dir() / "model"
     package = types.ModuleType("f5_tts.model")
     package.__path__ = [str(model_dir)]
     package.__package__ = "f5_tts.model"
@@ -59,4 +59,4 @@ def load_f5_modules() -> types.SimpleNamespace:
 
 def f5_package_file(relative: str) -> Path:
     """Path of a data file shipped inside the f5_tts package (example voices, vocab)."""
-    return _f5_package_dir() / relative
+    return f5_package_dir() / relative

@@ -1,0 +1,83 @@
+"""What the service yields for one request: typed events, the same for every front door.
+
+A streamed request gives `Audio` events, one per piece in order (their bytes joined are one file),
+then `Finished`; a whole request gives only `Finished`, which carries the file (or the URL it was
+uploaded to). At any point one `Failure` may come instead, and nothing follows it. The front doors turn these into their own shapes: RunPod JSON with base64
+(handler.worker), HTTP bodies and status codes (handler.http_app), a file (handler.say). None of them
+reads a message's wording: the kind, the field and `replace_worker` say what they need.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from handler.audio_codec import OutputFormat
+
+
+class FailureKind(enum.Enum):
+    INVALID_INPUT = "invalid_input"  # the request is wrong; the message says what to fix
+    DELIVERY = "delivery"  # the audio was made but could not be handed back (bucket)
+    SHUTTING_DOWN = "shutting_down"  # the worker is stopping; retry on another
+    WORKER_BROKEN = "worker_broken"  # the GPU failed: this worker must be replaced; retry on another
+    INTERNAL = "internal"  # a fault of the worker's own code
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Encoded audio: the bytes of `samples` samples (an encoder may hold a few back until the next
+    piece, so bytes and samples need not match one to one within a stream)."""
+
+    data: bytes
+    samples: int
+    format: OutputFormat
+    sample_rate: int
+    index: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        return round(self.samples / self.sample_rate, 3)
+
+    @property
+    def content_type(self) -> str:
+        return self.format.content_type_at(self.sample_rate)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The request is done: what was made, and how long each stage took."""
+
+    format: OutputFormat
+    sample_rate: int
+    samples: int
+    seed: int
+    chunks: int
+    text: str  # the text as spoken (after normalisation)
+    timings: dict[str, Any]
+    streamed: bool = False
+    pieces: int = 0  # Audio events sent before this one (a stream's)
+    audio: bytes | None = None  # a whole request's file, to hand back
+    url: str | None = None  # where a whole request's file was uploaded instead
+
+    @property
+    def duration_s(self) -> float:
+        return round(self.samples / self.sample_rate, 3)
+
+    @property
+    def content_type(self) -> str:
+        return self.format.content_type_at(self.sample_rate)
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: FailureKind
+    message: str
+    field: str | None = None  # the request field at fault (the contract's name), when there is one
+
+    @property
+    def replace_worker(self) -> bool:
+        return self.kind is FailureKind.WORKER_BROKEN
+
+
+Event = Audio | Finished | Failure
