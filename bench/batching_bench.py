@@ -5,7 +5,7 @@ one at a time, in the same run, on the same loaded model.
     python bench/batching_bench.py --quick                                # seconds: checks that it runs
 
 Concurrency is what a worker with F5_CONCURRENCY=N sees: N client threads, each calling
-`service.messages` for its next request as soon as its last one is answered (a closed loop, `--rounds`
+`service.events` for its next request as soon as its last one is answered (a closed loop, `--rounds`
 requests per thread). "batched" is the service as built with F5_MAX_BATCH (default 8 here; 0 = by
 device); "one at a time" is the same service, backend and voices with a second scheduler whose batch
 bound is 1 (what F5_MAX_BATCH=1 builds), so the two differ only in batching. Every request has its own
@@ -15,9 +15,6 @@ seed; texts rotate over three lengths so that batch-mates differ in length, as i
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import threading
@@ -25,10 +22,17 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-for path in (ROOT, ROOT / "tests", ROOT / "bench"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+from harness import (
+    ask,
+    machine,
+    model_folder,
+    model_label,
+    percentile,
+    table,
+    utc_stamp,
+    worker_service,
+    write_json,
+)
 
 TEXTS = (
     "Please hold the door for the next passenger.",
@@ -38,22 +42,15 @@ TEXTS = (
 )
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100): an observed value, honest for few samples."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
 def one_at_a_time(service):
     """The same service with a scheduler of batch bound 1 (F5_MAX_BATCH=1), sharing model and voices."""
     from handler.scheduler import Scheduler
     from handler.service import Service
 
-    scheduler = Scheduler(service.backend, replace(service.scheduler.bounds, max_items=1), service.scheduler.cost)
-    single = Service(service.settings, service.backend, scheduler, service.voices, service.uploader)
-    single.concurrency = getattr(service, "concurrency", 1)
-    return single
+    scheduler = Scheduler(service.backend, replace(service.scheduler.bounds, max_items=1))
+    policy = replace(service.policy, bounds=scheduler.bounds)  # the same concurrency
+    return Service(service.settings, service.backend, scheduler, service.voices, service.delivery, policy,
+                   model_name=service.model_name)
 
 
 def run_level(service, clients: int, rounds: int, nfe_step: int, texts=TEXTS, seed0: int = 1000,
@@ -74,7 +71,7 @@ def run_level(service, clients: int, rounds: int, nfe_step: int, texts=TEXTS, se
             number = index * rounds + round_
             job = {"text": texts[number % len(texts)], "voice": "en", "nfe_step": nfe_step, "seed": seed0 + number}
             began = time.perf_counter()
-            result = list(service.messages(job, f"bench-{number}"))[-1]
+            result = list(ask(service, job, f"bench-{number}"))[-1]
             elapsed = time.perf_counter() - began
             with lock:
                 if "error" in result:
@@ -84,7 +81,7 @@ def run_level(service, clients: int, rounds: int, nfe_step: int, texts=TEXTS, se
                     audio.append(result["duration_s"])
                     batched_with.append(result["timings"]["batched_with"])
 
-    cuda = service.backend.device.type == "cuda"
+    cuda = service.backend.device_kind == "cuda"
     if cuda and vram:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -137,19 +134,20 @@ def compare(service, levels: list[int], rounds: int, nfe_step: int, vram: bool =
 
 def markdown(result: dict) -> str:
     vram = any("peak_vram_gb" in row["batched"] for row in result["levels"])
-    head = "| concurrent | mode | req/s | audio s/s | p50 (s) | p95 (s) | max batched_with |" + (
-        " peak VRAM, worker alone (GB) |" if vram else "")
-    lines = [head, "|" + " --- |" * (head.count("|") - 1)]
+    header = ["concurrent", "mode", "req/s", "audio s/s", "p50 (s)", "p95 (s)", "max batched_with"]
+    rows = []
     for row in result["levels"]:
         for mode, label in (("batched", f"batched (≤ {result['max_batch']})"), ("one_at_a_time", "one at a time")):
             r = row[mode]
-            line = (f"| {row['concurrent']} | {label} | {r['requests_per_s']} | {r['audio_s_per_s']} | {r['p50_s']} | "
-                    f"{r['p95_s']} | {r['max_batched_with']} |")
-            lines.append(line + (f" {r.get('peak_vram_worker_gb', r.get('peak_vram_gb'))} |" if vram else ""))
-    lines.append("")
-    lines.append("Throughput, batched / one at a time: " + ", ".join(
-        f"{row['concurrent']} at once {row['throughput_gain']}x" for row in result["levels"]))
-    return "\n".join(lines)
+            cells = [row["concurrent"], label, r["requests_per_s"], r["audio_s_per_s"], r["p50_s"], r["p95_s"],
+                     r["max_batched_with"]]
+            rows.append(cells + ([r.get("peak_vram_worker_gb", r.get("peak_vram_gb"))] if vram else []))
+    return "\n".join([
+        table(header + (["peak VRAM, worker alone (GB)"] if vram else []), rows),
+        "",
+        "Throughput, batched / one at a time: " + ", ".join(
+            f"{row['concurrent']} at once {row['throughput_gain']}x" for row in result["levels"]),
+    ])
 
 
 def main() -> int:
@@ -167,24 +165,15 @@ def main() -> int:
     if args.quick:
         args.levels, args.rounds, args.nfe_step = "1,2", 1, 4
 
-    import torch
-    from first_audio_bench import build_service_env, model_folder
-
     levels = [int(n) for n in args.levels.split(",")]
     with model_folder(args.model_dir, args.size) as model_dir:
-        service = build_service_env(model_dir, args.device, {"F5_MAX_BATCH": args.max_batch,
-                                                             "F5_CONCURRENCY": str(max(levels))})
+        service = worker_service(model_dir, args.device, {"F5_MAX_BATCH": args.max_batch,
+                                                          "F5_CONCURRENCY": str(max(levels))})
         result = compare(service, levels, args.rounds, args.nfe_step)
         service.scheduler.close()
-    result.update(
-        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        machine=f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, device {args.device}",
-        model=str(args.model_dir) if args.model_dir else f"random {args.size} (tests/random_model.py)",
-    )
+    result.update(date=utc_stamp(), machine=machine(args.device), model=model_label(args.model_dir, args.size))
     print(markdown(result))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     return 0
 
 

@@ -18,71 +18,25 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
-import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-SHORT = "Hello world, this is a short sentence for the benchmark."
-LONG = " ".join(
-    [
-        "The quick brown fox jumps over the lazy dog, and then it runs back to the forest.",
-        "Benchmarks should measure what users wait for, not what is easy to count.",
-        "Every request carries a reference voice, a text, and a handful of parameters.",
-        "Long texts are split into chunks that the model can speak in one go.",
-        "Those chunks are joined again with a short cross-fade between them.",
-        "A worker that starts fast and answers fast costs less on every request.",
-        "This paragraph is long enough to need several chunks on a short reference.",
-        "The end of the paragraph is near, and so is the end of this benchmark case.",
-    ]
+from harness import (
+    SENTENCES,
+    ask,
+    machine,
+    model_folder,
+    table,
+    timed,
+    upstream_model,
+    worker_service,
+    write_json,
 )
 
-
-def upstream_model(manifest, device: str = "cpu"):
-    """Upstream's F5TTS object, holding the same weights, built the way its __init__ would.
-
-    Upstream's code is imported through tests/upstream.py (the same import the parity tests use);
-    `torchaudio.load` reads WAV through soundfile (no torchcodec on a CPU torch 2.11)."""
-    import soundfile as sf
-    import torch
-    import torchaudio
-    from upstream import utils_infer as upstream_utils_infer
-
-    from handler.f5_modules import load_f5_modules
-
-    def load_wav(path, *args, **kwargs):
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-        return torch.from_numpy(data.T.copy()), rate
-
-    torchaudio.load = load_wav
-    utils_infer = upstream_utils_infer()
-    from f5_tts.api import F5TTS
-
-    f5 = load_f5_modules()
-    model = F5TTS.__new__(F5TTS)
-    model.mel_spec_type, model.target_sample_rate = "vocos", 24000
-    model.ode_method, model.use_ema, model.device = "euler", True, device
-    model.vocoder = utils_infer.load_vocoder("vocos", True, str(manifest.vocoder_dir), device)
-    model.ema_model = utils_infer.load_model(
-        f5.backbones[manifest.backbone], manifest.arch, str(manifest.checkpoint), "vocos", str(manifest.vocab), device=device
-    )
-    return model, utils_infer
-
-
-def timed(fn, repeats):
-    seconds, result = [], None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        result = fn()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), result
+SHORT = "Hello world, this is a short sentence for the benchmark."
+LONG = " ".join(SENTENCES)
 
 
 def main() -> int:
@@ -95,29 +49,19 @@ def main() -> int:
     args = parser.parse_args()
     repeats, nfe = (1, 4) if args.quick else (args.repeats, args.nfe_step)
 
-    import torch
+    with model_folder(args.model_dir) as model_dir:
+        return run(args, model_dir, repeats, nfe)
 
-    from handler.config import Settings
-    from handler.manifest import read_manifest
-    from handler.startup import build_service
-    from handler.voices import BUILTIN_PRESETS, f5_package_file
 
-    scratch = tempfile.TemporaryDirectory()
-    model_dir = args.model_dir
-    if model_dir is None:
-        from random_model import write_random_model
-
-        model_dir = write_random_model(Path(scratch.name) / "model", "tiny")
-    ref_path = f5_package_file(BUILTIN_PRESETS["en"][0])
-    ref_text = BUILTIN_PRESETS["en"][1]
-    ref_b64 = base64.b64encode(ref_path.read_bytes()).decode()
-
-    env = {**os.environ, "F5_MODEL_DIR": str(model_dir), "F5_DEVICE": "cpu"}
+def run(args, model_dir: Path, repeats: int, nfe: int) -> int:
     started = time.perf_counter()
-    service = build_service(Settings.from_env(env))
+    service = worker_service(model_dir, "cpu")
     ours_start = time.perf_counter() - started
+    preset = service.backend.presets()["en"]
+    ref_path, ref_text = preset.path, preset.ref_text
+    ref_b64 = base64.b64encode(ref_path.read_bytes()).decode()
     started = time.perf_counter()
-    upstream, utils_infer = upstream_model(read_manifest(model_dir))
+    upstream, utils_infer = upstream_model(model_dir)
     upstream.infer(str(ref_path), ref_text, "Warm up.", nfe_step=nfe, seed=0, show_info=lambda *a: None, progress=None)
     upstream_start = time.perf_counter() - started
 
@@ -126,8 +70,7 @@ def main() -> int:
             service.voices._voices._items.clear()
             service.voices._waves._items.clear()
         job = {"text": text, "ref_audio": ref_b64, "ref_text": ref_text, "nfe_step": nfe, "seed": 7, "stream": stream}
-        messages = service.messages(job, "bench")
-        first = next(messages)
+        first = next(ask(service, job))
         if stream:
             return first  # time to first audio
         assert "error" not in first, first
@@ -162,8 +105,9 @@ def main() -> int:
     rows = []
     for name, ours_fn, theirs_fn in cases:
         ours_fn(), theirs_fn()  # one untimed pass each: caches as a running worker would have them
-        ours_s, ours_out = timed(ours_fn, repeats)
-        theirs_s, theirs_out = timed(theirs_fn, repeats)
+        ours_runs, ours_out = timed(ours_fn, repeats)
+        theirs_runs, theirs_out = timed(theirs_fn, repeats)
+        ours_s, theirs_s = statistics.median(ours_runs), statistics.median(theirs_runs)
         rows.append({
             "case": name,
             "ours_s": round(ours_s, 4),
@@ -174,22 +118,18 @@ def main() -> int:
         })
     report = {
         "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads",
+        "machine": machine("cpu"),
         "model": str(model_dir) if args.model_dir else "tiny random F5-TTS (tests/random_model.py)",
         "nfe_step": nfe,
         "repeats": repeats,
         "startup_s": {"ours_including_warmup": round(ours_start, 2), "upstream_load_and_warmup": round(upstream_start, 2)},
         "cases": rows,
     }
-    print("| case | ours (s) | upstream F5TTS.infer (s) | upstream / ours |")
-    print("| --- | --- | --- | --- |")
-    for row in rows:
-        print(f"| {row['case']} | {row['ours_s']} | {row['upstream_s']} | {row['ratio_upstream_over_ours']} |")
+    print(table(["case", "ours (s)", "upstream F5TTS.infer (s)", "upstream / ours"],
+                [[row["case"], row["ours_s"], row["upstream_s"], row["ratio_upstream_over_ours"]] for row in rows]))
     print(json.dumps(report["startup_s"]))
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.out, report)
     service.scheduler.close()  # the streamed case left a chunk in flight
-    scratch.cleanup()
     return 0
 
 

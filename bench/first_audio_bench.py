@@ -17,20 +17,22 @@ it a random model of `--size` is written to a temporary folder and deleted after
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
-import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-for path in (ROOT, ROOT / "tests", ROOT / "bench"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+from harness import (
+    ask,
+    machine,
+    model_folder,
+    model_label,
+    table,
+    upstream_model,
+    utc_stamp,
+    worker_service,
+    write_json,
+)
 
 SIX_SENTENCES = (
     "The morning train was late again. "
@@ -47,7 +49,7 @@ def ours_stream(service, text: str, nfe_step: int, seed: int, voice: str = "en")
     started = time.perf_counter()
     first = None
     done = None
-    for message in service.messages({"text": text, "voice": voice, "nfe_step": nfe_step, "seed": seed, "stream": True}):
+    for message in ask(service, {"text": text, "voice": voice, "nfe_step": nfe_step, "seed": seed, "stream": True}):
         if "error" in message:
             raise RuntimeError(message["error"])
         if first is None and "audio_base64" in message:
@@ -97,9 +99,8 @@ def upstream_stream(model, utils_infer, ref_path: Path, ref_text: str, text: str
 def measure(service, upstream, utils_infer, text: str, nfe_step: int, seed: int, repeats: int, device: str,
             upstream_first: bool = False) -> dict:
     """Both sides, alternating, `repeats` times; medians and the ratios the issue's targets name."""
-    from handler.voices import BUILTIN_PRESETS, f5_package_file
-
-    ref_path, ref_text = f5_package_file(BUILTIN_PRESETS["en"][0]), BUILTIN_PRESETS["en"][1]
+    preset = service.backend.presets()["en"]
+    ref_path, ref_text = preset.path, preset.ref_text
     ours_runs, theirs_runs = [], []
     for _ in range(repeats):
         if upstream_first:
@@ -136,62 +137,36 @@ def measure(service, upstream, utils_infer, text: str, nfe_step: int, seed: int,
 
 def ours_chunk_frames(service, text: str) -> list[int]:
     """The worker's chunks for this text when streamed, as mel frames (reference included)."""
-    from handler.plan import SynthesisParams, chunk_frames, first_chunk_bytes, max_chunk_bytes
-    from handler.service import FIRST_CHUNK_S
+    from handler.f5.plan import chunk_frames
+    from handler.model import SynthesisParams
     from handler.text_chunks import chunk_text
 
-    voice = service.voices.preset("en")
-    chunks = chunk_text(service.normalized(text), max_chunk_bytes(voice, 1.0),
-                        first_max_bytes=first_chunk_bytes(voice, 1.0, FIRST_CHUNK_S))
+    voice, backend = service.voices.preset("en"), service.backend
+    chunks = chunk_text(service.normalized(text), backend.text_budget(voice, 1.0),
+                        first_max_bytes=backend.text_budget(voice, 1.0, service.policy.first_chunk_s))
     return chunk_frames(voice, chunks, SynthesisParams())
 
 
 def markdown(result: dict) -> str:
     ours, theirs = result["ours"], result["upstream"]
+    rows = [
+        ["ours (service, stream: true)", ours["first_audio_s"], ours["total_s"], result["ours_first_over_total"],
+         ours["audio_s"], ours["chunks"]],
+        ["upstream infer_batch_process(streaming=True)", theirs["first_audio_s"], theirs["total_s"],
+         round(theirs["first_audio_s"] / theirs["total_s"], 3), theirs["audio_s"], theirs["chunks"]],
+    ]
     return "\n".join([
-        "| streamed, six sentences | first audio (s) | total (s) | first / total | audio (s) | chunks |",
-        "| --- | --- | --- | --- | --- | --- |",
-        f"| ours (service, stream: true) | {ours['first_audio_s']} | {ours['total_s']} | "
-        f"{result['ours_first_over_total']} | {ours['audio_s']} | {ours['chunks']} |",
-        f"| upstream infer_batch_process(streaming=True) | {theirs['first_audio_s']} | {theirs['total_s']} | "
-        f"{round(theirs['first_audio_s'] / theirs['total_s'], 3)} | {theirs['audio_s']} | {theirs['chunks']} |",
+        table(["streamed, six sentences", "first audio (s)", "total (s)", "first / total", "audio (s)", "chunks"], rows),
         "",
         f"Upstream's first audio / ours: {result['upstream_first_over_ours_first']}x "
         f"(target ≥ 2); ours first / total: {result['ours_first_over_total']} (target ≤ 0.25).",
     ])
 
 
-@contextmanager
-def model_folder(model_dir: Path | None, size: str):
-    """`model_dir` as given, or a random model of `size` in a temporary folder, deleted afterwards."""
-    if model_dir is not None:
-        yield model_dir
-        return
-    from random_model import write_random_model
-
-    with tempfile.TemporaryDirectory(prefix=f"f5-bench-{size}-") as scratch:
-        yield write_random_model(Path(scratch) / "model", size)
-
-
-def build_service_env(model_dir: Path, device: str, extra: dict | None = None):
-    """A service built exactly as the worker builds it, from environment settings; stderr keeps its
-    `[startup] <step> ok in X s` lines."""
-    from handler.config import Settings
-    from handler.startup import build_service
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("F5_", "BUCKET_"))}
-    env.update(F5_MODEL_DIR=str(model_dir), F5_DEVICE=device, **(extra or {}))
-    return build_service(Settings.from_env(env))
-
-
 def build_both(model_dir: Path, device: str, env_extra: dict | None = None):
     """The worker's service (no warm-up of its own: the caller decides) and upstream's model, same files."""
-    from cpu_bench import upstream_model
-
-    from handler.manifest import read_manifest
-
-    service = build_service_env(model_dir, device, {"F5_WARMUP": "0", **(env_extra or {})})
-    upstream, utils_infer = upstream_model(read_manifest(model_dir), device)
+    service = worker_service(model_dir, device, {"F5_WARMUP": "0", **(env_extra or {})})
+    upstream, utils_infer = upstream_model(model_dir, device)
     return service, upstream, utils_infer
 
 
@@ -211,31 +186,26 @@ def main() -> int:
     if args.quick:
         args.size, args.nfe_step, args.repeats = "tiny", 4, 1
 
-    import torch
-
     with model_folder(args.model_dir, args.size) as model_dir:
         started = time.perf_counter()
         service, upstream, utils_infer = build_both(model_dir, args.device)
         load_s = time.perf_counter() - started
         if not args.no_warmup:
-            from handler.voices import BUILTIN_PRESETS, f5_package_file
-
+            preset = service.backend.presets()["en"]
             ours_stream(service, "Warm up.", args.nfe_step, 0)
-            upstream_stream(upstream, utils_infer, f5_package_file(BUILTIN_PRESETS["en"][0]), BUILTIN_PRESETS["en"][1],
-                            "Warm up.", args.nfe_step, 0, args.device)
+            upstream_stream(upstream, utils_infer, preset.path, preset.ref_text, "Warm up.", args.nfe_step, 0,
+                            args.device)
         result = measure(service, upstream, utils_infer, SIX_SENTENCES, args.nfe_step, args.seed, args.repeats,
                          args.device, args.upstream_first)
     result.update(
-        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        machine=f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, device {args.device}",
-        model=str(args.model_dir) if args.model_dir else f"random {args.size} (tests/random_model.py)",
+        date=utc_stamp(),
+        machine=machine(args.device),
+        model=model_label(args.model_dir, args.size),
         warmup=not args.no_warmup,
         load_both_s=round(load_s, 2),
     )
     print(markdown(result))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     return 0
 
 

@@ -11,14 +11,14 @@ afterwards: the compute is the real one, the voice is noise. Sections, all in th
   (`[startup] <step> ok in X s`): versions (includes CUDA init), manifest (sha256 of every file), model
   (weights disk → device), scheduler, voices, warm-up; and upstream's load plus its first call.
 - latency: warm p50/p95 and real-time factor (seconds of compute per second of audio) for a sentence,
-  about 150 characters and a multi-chunk paragraph at nfe_step 32, 16 and 7, ours (`service.messages`)
+  about 150 characters and a multi-chunk paragraph at nfe_step 32, 16 and 7, ours (`service.events`)
   against upstream `F5TTS.infer` on the same files, reference, text and seed; ratio upstream / ours.
 - first_audio: time to first audio streaming, ours (`stream: true`) against upstream
   `infer_batch_process(..., streaming=True)` (bench/first_audio_bench.py).
 - concurrency: throughput and p50/p95 latency at 1, 2, 4, 8, 16 concurrent requests, batched (the
   device default bound) against one at a time, peak VRAM at each (bench/batching_bench.py).
 - memory: peak memory of one sampling call per batch size and length against the scheduler's estimate
-  (`cost_model(backend).batch_bytes`), i.e. the measured bytes per frame to correct the estimate with.
+  (`backend.batch_bytes`), i.e. the measured bytes per frame to correct the estimate with.
 - dtypes: float16, bfloat16, float32 (F5_DTYPE) on the same seed: seconds per call and the relative
   difference of the mel and the waveform from float32.
 
@@ -39,32 +39,32 @@ import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import gc  # noqa: E402
 import io  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
 import re  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-for _path in (ROOT, ROOT / "tests", ROOT / "bench"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+from harness import (  # noqa: E402
+    SENTENCES,
+    ask,
+    machine,
+    model_folder,
+    model_label,
+    quantiles,
+    table,
+    timed,
+    upstream_model,
+    utc_stamp,
+    worker_service,
+    write_json,
+)
 
 SENTENCE = "The weather is lovely today, so we will take the long way home."
 MEDIUM = (  # about 150 characters: one chunk
     "Our new bakery opens on Monday morning. Come early for warm bread, fresh coffee, and a free "
     "pastry for the first fifty guests who visit the shop today."
 )
-PARAGRAPH = " ".join([  # several chunks
-    "The quick brown fox jumps over the lazy dog, and then it runs back to the forest.",
-    "Benchmarks should measure what users wait for, not what is easy to count.",
-    "Every request carries a reference voice, a text, and a handful of parameters.",
-    "Long texts are split into chunks that the model can speak in one go.",
-    "Those chunks are joined again with a short cross-fade between them.",
-    "A worker that starts fast and answers fast costs less on every request.",
-])
+PARAGRAPH = " ".join(SENTENCES[:6])  # several chunks
 TEXTS = {"sentence": SENTENCE, "about 150 chars": MEDIUM, "paragraph": PARAGRAPH}
 
 
@@ -87,39 +87,28 @@ def cuda_sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def quantiles(values: list[float]) -> dict:
-    from batching_bench import percentile
-
-    return {"p50_s": round(statistics.median(values), 4), "p95_s": round(percentile(values, 95), 4)}
-
-
 # ---- start-up ------------------------------------------------------------------------------------
 def startup(model_dir: Path, device: str, nfe_step: int, max_batch: str = "0") -> tuple[dict, object, object, object]:
     """The worker's start-up, step by step as it logs them, then upstream's load and first call."""
     started = time.perf_counter()
-    from cpu_bench import upstream_model
-    from first_audio_bench import build_service_env
-
     import handler.startup  # noqa: F401  (the worker's own imports, before any step runs)
-    from handler.manifest import read_manifest
 
     imports_s = time.perf_counter() - started
     tee = Tee(sys.stderr)
     started = time.perf_counter()
     with contextlib.redirect_stderr(tee):
-        service = build_service_env(model_dir, device, {"F5_MAX_BATCH": max_batch, "F5_CONCURRENCY": "0"})
+        service = worker_service(model_dir, device, {"F5_MAX_BATCH": max_batch, "F5_CONCURRENCY": "0"})
     ready_s = time.perf_counter() - started
     ours_bytes = torch.cuda.memory_allocated() if device == "cuda" else None
     steps = {name: float(seconds) for name, seconds in re.findall(r"\[startup\] (\w+) ok in ([\d.]+) s", tee.buffer.getvalue())}
     started = time.perf_counter()
-    upstream, utils_infer = upstream_model(read_manifest(model_dir), device)
+    upstream, utils_infer = upstream_model(model_dir, device)
     cuda_sync(device)
     upstream_load_s = time.perf_counter() - started
     upstream_bytes = torch.cuda.memory_allocated() - ours_bytes if device == "cuda" else None
-    from handler.voices import BUILTIN_PRESETS, f5_package_file
-
+    preset = service.backend.presets()["en"]
     started = time.perf_counter()
-    upstream.infer(str(f5_package_file(BUILTIN_PRESETS["en"][0])), BUILTIN_PRESETS["en"][1], "Warm up the model.",
+    upstream.infer(str(preset.path), preset.ref_text, "Warm up the model.",
                    nfe_step=nfe_step, seed=0, show_info=lambda *a: None, progress=None)
     cuda_sync(device)
     upstream_first_call_s = time.perf_counter() - started
@@ -142,14 +131,13 @@ def startup(model_dir: Path, device: str, nfe_step: int, max_batch: str = "0") -
 
 # ---- warm latency ---------------------------------------------------------------------------------
 def latency(service, upstream, device: str, nfe_steps: list[int], repeats: int) -> list[dict]:
-    from handler.voices import BUILTIN_PRESETS, f5_package_file
-
-    ref_path, ref_text = str(f5_package_file(BUILTIN_PRESETS["en"][0])), BUILTIN_PRESETS["en"][1]
+    preset = service.backend.presets()["en"]
+    ref_path, ref_text = str(preset.path), preset.ref_text
     rows = []
     for nfe in nfe_steps:
         for name, text in TEXTS.items():
             def ours(text=text, nfe=nfe):
-                result = list(service.messages({"text": text, "voice": "en", "nfe_step": nfe, "seed": 7}))[-1]
+                result = list(ask(service, {"text": text, "voice": "en", "nfe_step": nfe, "seed": 7}))[-1]
                 if "error" in result:
                     raise RuntimeError(result["error"])
                 return result["duration_s"], result["chunks"]
@@ -162,12 +150,7 @@ def latency(service, upstream, device: str, nfe_steps: list[int], repeats: int) 
             row = {"text": name, "chars": len(text), "nfe_step": nfe}
             for side, fn in (("ours", ours), ("upstream", theirs)):
                 fn()  # untimed: caches as a running worker has them
-                seconds = []
-                for _ in range(repeats):
-                    began = time.perf_counter()
-                    audio_s, chunks = fn()
-                    cuda_sync(device)
-                    seconds.append(time.perf_counter() - began)
+                seconds, (audio_s, chunks) = timed(fn, repeats, lambda: cuda_sync(device))
                 row[side] = {**quantiles(seconds), "audio_s": round(audio_s, 3),
                              "rtf": round(statistics.median(seconds) / audio_s, 4)}
                 if chunks is not None:
@@ -179,35 +162,34 @@ def latency(service, upstream, device: str, nfe_steps: list[int], repeats: int) 
 
 # ---- memory per frame -------------------------------------------------------------------------------
 def voice_for(backend, settings):
-    from handler.voices import BUILTIN_PRESETS, f5_package_file, prepare_reference_wave
+    from handler.voices import prepare_reference_wave
 
-    data = f5_package_file(BUILTIN_PRESETS["en"][0]).read_bytes()
-    wave = prepare_reference_wave(data, settings.ref_max_seconds, settings.ref_clip_seconds)
-    return backend.prepare_voice(wave, BUILTIN_PRESETS["en"][1])
+    preset = backend.presets()["en"]
+    wave = prepare_reference_wave(preset.path.read_bytes(), settings.ref_max_seconds, settings.ref_clip_seconds,
+                                  backend.sample_rate)
+    return backend.prepare_voice(wave, preset.ref_text)
 
 
 def items_for(backend, voice, text: str, count: int, nfe_step: int, seed: int = 7):
-    from handler.plan import RequestPlan, SynthesisParams
+    """`count` one-chunk requests of `text`, each with its own seed: their items."""
+    from handler.model import SynthesisParams
 
-    return [RequestPlan(backend, voice, [text], SynthesisParams(nfe_step=nfe_step, seed=seed + n), n).item(0)
+    return [backend.plan(voice, [text], SynthesisParams(nfe_step=nfe_step, seed=seed + n), n).items()[0]
             for n in range(count)]
 
 
 def memory(service, batch_sizes: list[int], nfe_step: int, quick: bool = False) -> list[dict]:
     """Peak memory of one sampling call above what was allocated before it, against the estimate."""
-    from handler.scheduler import cost_model
-
     backend = service.backend
-    cost = cost_model(backend)
     voice = voice_for(backend, service.settings)
-    cuda = backend.device.type == "cuda"
+    cuda = backend.device_kind == "cuda"
     rows = []
     texts = (("sentence", SENTENCE), ("about 150 chars", MEDIUM), ("long chunk", PARAGRAPH[:230]))
     for text_name, text in texts[:1] if quick else texts:
         for size in batch_sizes:
             items = items_for(backend, voice, text, size, nfe_step)
             longest = max(item.frames for item in items)
-            estimate = cost.batch_bytes(size, longest)
+            estimate = backend.batch_bytes(size, longest)
             measured = None
             if cuda:
                 gc.collect()
@@ -238,7 +220,7 @@ def memory(service, batch_sizes: list[int], nfe_step: int, quick: bool = False) 
 def dtypes(model_dir: Path, settings, device: str, names: list[str], nfe_step: int, repeats: int,
            reference_backend=None) -> list[dict]:
     """The same items (same seed) through a backend of each dtype: speed and distance from float32."""
-    from handler.backend import ModelBackend
+    import handler.f5
     from handler.manifest import read_manifest
 
     manifest = read_manifest(model_dir)
@@ -249,7 +231,7 @@ def dtypes(model_dir: Path, settings, device: str, names: list[str], nfe_step: i
             if reference_backend is not None and reference_backend.dtype == dtype:
                 backend = reference_backend
             else:
-                backend = ModelBackend.load(manifest, torch.device(device), dtype)
+                backend = handler.f5.load(manifest, torch.device(device), dtype)
             voice = voice_for(backend, settings)
 
             def run(backend=backend, voice=voice):
@@ -258,12 +240,7 @@ def dtypes(model_dir: Path, settings, device: str, names: list[str], nfe_step: i
                 return mel, backend.vocode(items[0], mel)
 
             run()
-            seconds = []
-            for _ in range(repeats):
-                began = time.perf_counter()
-                mel, wave = run()
-                cuda_sync(device)
-                seconds.append(time.perf_counter() - began)
+            seconds, (mel, wave) = timed(run, repeats, lambda: cuda_sync(device))
         except Exception as exc:  # noqa: BLE001 - a dtype this device cannot run is a result too
             rows.append({"dtype": name, "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
             continue
@@ -314,13 +291,13 @@ def _md_startup(s: dict) -> str:
 
 
 def _md_latency(rows: list) -> str:
-    lines = ["| text | nfe | ours p50 / p95 (s) | ours RTF | upstream p50 / p95 (s) | upstream RTF | upstream / ours |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        lines.append(f"| {r['text']} ({r['chars']} chars, {r['ours'].get('chunks', 1)} chunk(s)) | {r['nfe_step']} | "
-                     f"{r['ours']['p50_s']} / {r['ours']['p95_s']} | {r['ours']['rtf']} | "
-                     f"{r['upstream']['p50_s']} / {r['upstream']['p95_s']} | {r['upstream']['rtf']} | {r['upstream_over_ours']} |")
-    return "\n".join(lines)
+    return table(
+        ["text", "nfe", "ours p50 / p95 (s)", "ours RTF", "upstream p50 / p95 (s)", "upstream RTF", "upstream / ours"],
+        [[f"{r['text']} ({r['chars']} chars, {r['ours'].get('chunks', 1)} chunk(s))", r["nfe_step"],
+          f"{r['ours']['p50_s']} / {r['ours']['p95_s']}", r["ours"]["rtf"],
+          f"{r['upstream']['p50_s']} / {r['upstream']['p95_s']}", r["upstream"]["rtf"], r["upstream_over_ours"]]
+         for r in rows],
+    )
 
 
 def _md_first_audio(result: dict) -> str:
@@ -336,27 +313,22 @@ def _md_concurrency(result: dict) -> str:
 
 
 def _md_memory(rows: list) -> str:
-    lines = ["| sampling call | items | longest frames | measured bytes/frame | estimated bytes/frame | measured / estimate |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        if r.get("oom"):
-            lines.append(f"| {r['text']} | {r['items']} | {r['longest_frames']} | out of memory | | |")
-            continue
-        lines.append(f"| {r['text']} | {r['items']} | {r['longest_frames']} | {r['measured_bytes_per_frame']} | "
-                     f"{r['estimated_bytes_per_frame']} | {r['measured_over_estimate']} |")
-    return "\n".join(lines)
+    return table(
+        ["sampling call", "items", "longest frames", "measured bytes/frame", "estimated bytes/frame",
+         "measured / estimate"],
+        [[r["text"], r["items"], r["longest_frames"], "out of memory", "", ""] if r.get("oom") else
+         [r["text"], r["items"], r["longest_frames"], r["measured_bytes_per_frame"], r["estimated_bytes_per_frame"],
+          r["measured_over_estimate"]] for r in rows],
+    )
 
 
 def _md_dtypes(rows: list) -> str:
-    lines = ["| dtype | p50 (s) | p95 (s) | speed-up vs float32 | mel rel. diff | wave rel. diff |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        if "error" in r:
-            lines.append(f"| {r['dtype']} | {r['error']} | | | | |")
-            continue
-        lines.append(f"| {r['dtype']} | {r['p50_s']} | {r['p95_s']} | {r.get('speedup_vs_float32')} | "
-                     f"{r.get('mel_rel_diff', '-')} | {r.get('wave_rel_diff', '-')} |")
-    return "\n".join(lines)
+    return table(
+        ["dtype", "p50 (s)", "p95 (s)", "speed-up vs float32", "mel rel. diff", "wave rel. diff"],
+        [[r["dtype"], r["error"], "", "", "", ""] if "error" in r else
+         [r["dtype"], r["p50_s"], r["p95_s"], r.get("speedup_vs_float32"), r.get("mel_rel_diff", "-"),
+          r.get("wave_rel_diff", "-")] for r in rows],
+    )
 
 
 def main() -> int:
@@ -383,20 +355,16 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     from batching_bench import compare
-    from first_audio_bench import SIX_SENTENCES, measure, model_folder
+    from first_audio_bench import SIX_SENTENCES, measure
 
-    report: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": args.quick}
+    report: dict = {"date": utc_stamp(), "quick": args.quick}
     with model_folder(args.model_dir, "tiny" if args.quick else "full") as model_dir:
         # quick: a batch bound of 2 on the CPU, so that the batched path runs too (the device default there is 1)
         report["startup"], service, upstream, utils_infer = startup(model_dir, device, nfe_steps[0],
                                                                     "2" if args.quick else "0")
         backend = service.backend
-        if device == "cuda":
-            props = torch.cuda.get_device_properties(0)
-            report["device"] = f"{props.name}, {props.total_memory / 2**30:.0f} GiB, torch {torch.__version__}, CUDA {torch.version.cuda}"
-        else:
-            report["device"] = f"CPU {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
-        report["model"] = str(args.model_dir) if args.model_dir else f"random {'tiny' if args.quick else 'full'} (tests/random_model.py)"
+        report["device"] = machine(device)
+        report["model"] = model_label(args.model_dir, "tiny" if args.quick else "full")
         report["dtype"] = str(backend.dtype).removeprefix("torch.")
         report["bounds"] = {"max_batch": service.scheduler.bounds.max_items,
                             "batch_memory_gb": round(service.scheduler.bounds.memory_bytes / 2**30, 2)
@@ -433,7 +401,7 @@ def main() -> int:
 
 def write(out: Path, report: dict) -> str:
     """Both files, after every section: a run cut short by a time limit still leaves what it measured."""
-    (out / "gpu_bench.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    write_json(out / "gpu_bench.json", report)
     md = markdown(report)
     (out / "gpu_bench.md").write_text(md)
     return md
@@ -451,7 +419,7 @@ def without_upstream(result: dict, startup_report: dict) -> dict:
 
 
 def backend_bound(service) -> int:
-    return max(service.scheduler.bounds.max_items, 1) if service.backend.device.type == "cuda" else 2
+    return max(service.scheduler.bounds.max_items, 1) if service.backend.device_kind == "cuda" else 2
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import subprocess
 import sys
@@ -23,11 +22,7 @@ from datetime import date
 from pathlib import Path
 
 import requests
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from conftest import free_port, local_api, wait_for_port, worker_env  # noqa: E402
+from harness import ROOT, machine, model_folder, write_json
 
 TEXT = ("The first sentence is short. The second one follows it and is somewhat longer than the first. "
         "A third sentence closes this small paragraph, so the stream has several chunks.")
@@ -79,40 +74,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
-    scratch = tempfile.TemporaryDirectory()
-    model_dir = args.model_dir
-    if model_dir is None:
-        from random_model import write_random_model
-
-        model_dir = write_random_model(Path(scratch.name) / "model", "tiny")
-    body = {"input": TEXT, "response_format": args.format, "seed": 7, "nfe_step": args.nfe_step}
-
-    port = free_port()
-    log = open(Path(scratch.name) / "http.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "handler", "serve"], cwd=ROOT, stdout=log,
-                               stderr=subprocess.STDOUT, env=worker_env(model_dir, PORT=str(port)))
-    try:
-        wait_for_port(port, process, timeout=300)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 300
-        while requests.get(f"{url}/ping", timeout=5).status_code != 200:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the HTTP server did not become ready")
-            time.sleep(0.5)
-        http_once(url, body)  # one untimed request
-        http = [http_once(url, body) for _ in range(args.repeats)]
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-        log.close()
-
-    with local_api(model_dir) as url:
-        queue_once(url, body, args.poll)
-        queue = [queue_once(url, body, args.poll) for _ in range(args.repeats)]
-
+    with model_folder(args.model_dir) as model_dir:
+        http, queue = measure(model_dir, args)
     results = {
         "date": date.today().isoformat(),
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
+        "machine": machine("cpu"),  # both servers run on the CPU (tests/conftest.py worker_env)
         "command": "python bench/http_bench.py " + " ".join(sys.argv[1:]),
         "text_chars": len(TEXT),
         "nfe_step": args.nfe_step,
@@ -123,9 +89,37 @@ def main() -> int:
     results["first_byte_ratio_queue_over_http"] = round(
         results["queue_stream"]["first_byte_s_p50"] / max(results["http"]["first_byte_s_p50"], 1e-9), 2)
     print(json.dumps(results, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(args.out, results)
     return 0
+
+
+def measure(model_dir: Path, args) -> tuple[list, list]:
+    """The HTTP server's samples, then the queue worker's: one process at a time, one untimed request each."""
+    from conftest import free_port, local_api, wait_for_port, worker_env
+
+    body = {"input": TEXT, "response_format": args.format, "seed": 7, "nfe_step": args.nfe_step}
+    port = free_port()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen([sys.executable, "-m", "handler", "serve"], cwd=ROOT, stdout=log,
+                                   stderr=subprocess.STDOUT, env=worker_env(model_dir, PORT=str(port)))
+        try:
+            wait_for_port(port, process, timeout=300)
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 300
+            while requests.get(f"{url}/ping", timeout=5).status_code != 200:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the HTTP server did not become ready")
+                time.sleep(0.5)
+            http_once(url, body)  # one untimed request
+            http = [http_once(url, body) for _ in range(args.repeats)]
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+
+    with local_api(model_dir) as url:
+        queue_once(url, body, args.poll)
+        queue = [queue_once(url, body, args.poll) for _ in range(args.repeats)]
+    return http, queue
 
 
 if __name__ == "__main__":

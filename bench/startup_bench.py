@@ -18,7 +18,6 @@ image's own venv and baked model, each tree's code.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -27,7 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness import ROOT, table, write_json
+
 LINE = re.compile(r"^\[startup\] (\w+) ok in ([0-9.]+) s")
 BUILD = "import os; from handler.config import Settings; from handler.startup import build_service; " \
         "build_service(Settings.from_env(os.environ))"
@@ -103,16 +103,14 @@ def main() -> int:
     }
     names = list(trees)
     steps = list(dict.fromkeys(step for name in names for step in report["trees"][name]))
-    print("| step (s), median (min to max) | " + " | ".join(names) + " |")
-    print("| --- |" + " --- |" * len(names))
-    for step in steps:
-        cells = []
-        for name in names:
-            cell = report["trees"][name].get(step)
-            cells.append(f"{cell['median']} ({cell['min']} to {cell['max']})" if cell else "")
-        print(f"| {step} | " + " | ".join(cells) + " |")
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+    def cell(name: str, step: str) -> str:
+        figures = report["trees"][name].get(step)
+        return f"{figures['median']} ({figures['min']} to {figures['max']})" if figures else ""
+
+    print(table(["step (s), median (min to max)", *names], [[step, *(cell(name, step) for name in names)]
+                                                           for step in steps]))
+    write_json(args.out, report)
     return 0
 
 

@@ -18,11 +18,12 @@ libraries, CMake files) are pruned by the Dockerfile.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections import Counter
 from pathlib import Path
+
+from harness import ask, table, write_json
 
 OPENED: set[str] = set()
 
@@ -64,7 +65,7 @@ def exercise() -> int:
         {"text": "你好，世界。今天是2026年。", "voice": "zh", "nfe_step": 4, "seed": 1},
     ]
     for job in jobs:
-        messages = list(service.messages(job, "trace"))
+        messages = list(ask(service, job, "trace"))
         errors = [m["error"] for m in messages if "error" in m]
         if errors:
             raise SystemExit(f"request {job} failed: {errors}")
@@ -127,14 +128,11 @@ def main() -> int:
         "untouched_by_package_mb": {k: round(v / 1e6, 1) for k, v in unused_by_package.most_common(25)},
     }
     print(f"venv {report['venv_mb']} MB; opened or mapped while serving {served} requests: {report['touched_mb']} MB")
-    print("\n| never touched, by kind | MB |\n| --- | --- |")
-    for kind, mb in report["untouched_by_kind_mb"].items():
-        print(f"| {kind} | {mb} |")
-    print("\n| never touched, by package (largest) | MB |\n| --- | --- |")
-    for package, mb in report["untouched_by_package_mb"].items():
-        print(f"| {package} | {mb} |")
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print()
+    print(table(["never touched, by kind", "MB"], list(report["untouched_by_kind_mb"].items())))
+    print()
+    print(table(["never touched, by package (largest)", "MB"], list(report["untouched_by_package_mb"].items())))
+    write_json(args.json, report)
     return 0
 
 
