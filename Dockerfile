@@ -23,7 +23,8 @@ FROM python-base AS deps
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3-venv \
  && rm -rf /var/lib/apt/lists/*
-# torch and torchaudio come as a matched pair from one lock: requirements/lock/image-torch<V>.txt
+# torch and torchaudio come as a matched pair from one lock: requirements/lock/image-torch<V>.txt.
+# The default is the first variant of build/variants.json (tests/test_facts.py holds this copy to it).
 ARG TORCH_VERSION=2.8.0
 ARG BAKE_ASR=0
 # triton (about 540 MB) serves only torch.compile, which the worker does not use; 1 keeps it
@@ -71,7 +72,8 @@ COPY handler/__init__.py handler/errors.py handler/manifest.py /opt/fetch-code/h
 COPY handler/f5/__init__.py handler/f5/checkpoint_keys.py handler/f5/modules.py handler/f5/deferred_imports.py \
      /opt/fetch-code/handler/f5/
 COPY build/fetch_models.py /opt/fetch-code/build/
-# What to bake. Empty revisions mean the commits pinned in build/fetch_models.py (main where none is).
+# What to bake. Empty revisions mean the commits pinned in build/fetch_models.py (main where none is);
+# the repository and model defaults below are its defaults too (tests/test_facts.py compares them).
 ARG F5_MODEL=F5TTS_v1_Base
 ARG F5_REVISION=
 ARG CUSTOM_REPO=

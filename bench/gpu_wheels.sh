@@ -8,7 +8,7 @@
 # matplotlib, einops, requests, rich, tqdm, pyyaml, urllib3 and more (see the device notes'
 # package list, copied into tests/test_gpu_wheels.py): none of those is downloaded here, and
 # torch, torchaudio, triton and nvidia-* never are (a second torch on the path breaks the first).
-# Pins come from requirements/worker.txt, requirements/bench.txt and requirements/lock/.
+# Versions come from the project's own pins (see WHEELS below); `--pins` prints them and stops.
 # Every wheel is one version, --no-deps; tests/test_gpu_wheels.py proves that their Requires-Dist
 # are met by this folder or the machine. Packages published only as an sdist are built into a
 # wheel here, and only if the result is pure Python. The folder is wiped of old wheels first.
@@ -19,64 +19,104 @@ set -euo pipefail
 OUT_DIR=${1:-.whl}
 PYTHON=${PYTHON:-python3}
 MAX_MIB=${GPU_WHEELS_MAX_MIB:-48}
+root="$(cd "$(dirname "$0")/.." && pwd)"
+default_lock="requirements/lock/image-torch$(PYTHON="$PYTHON" bash "$root/scripts/variants.sh" torch).txt"
 
-# name==version, one per line; what pulls each one in is on its right.
+# One a line, what pulls each one in on its right. A bare name takes the version the project pins:
+# requirements/worker.txt, bench.txt or asr.txt, else the default image's lock (its transitive pins).
+# Only a package pinned nowhere there carries name==version here; one pinned there must not.
 WHEELS="
-f5-tts==1.1.22                     # the model code (installed --no-deps: its gradio/wandb/... are unused)
-vocos==0.1.0                       # vocoder
-x-transformers==2.31.10            # f5_tts.model.modules
-einx==0.4.3                        # x-transformers
-frozendict==2.5.1                  # einx
-loguru==0.7.3                      # x-transformers
-torch-einops-utils==0.2.0          # x-transformers
-librosa==0.11.0                    # f5_tts.model.modules (librosa.filters.mel)
-audioread==3.1.0                   # librosa
-decorator==5.3.1                   # librosa
-pooch==1.9.0                       # librosa
-platformdirs==4.14.7               # pooch
-soxr==1.1.0                        # librosa
-soundfile==0.14.0                  # worker, librosa, f5_tts.api
-lameenc==1.9.0                     # handler.stream_encoder (mp3 streams)
-cffi==2.1.1                        # soundfile, cryptography
-pycparser==3.12                    # cffi
-rjieba==0.2.2                      # f5_tts.model.utils
-pypinyin==0.55.0                   # f5_tts.model.utils
-num2words==0.5.14                  # handler.text_normalize
-cn2an==0.5.24                      # handler.text_normalize
-proces==0.1.7                      # cn2an
-pydantic==2.14.3                   # handler.schema
-pydantic-core==2.50.4              # pydantic
-annotated-types==0.8.0             # pydantic
-typing-inspection==0.4.5           # pydantic
-pydub==0.25.1                      # f5_tts.infer.utils_infer
-hydra-core==1.3.8                  # f5_tts.api
-omegaconf==2.3.1                   # f5_tts.api, hydra-core
-cached-path==1.8.10                # f5_tts.api; imports its s3, r2 and gs clients at import time:
-boto3==1.44.5                      #   cached_path.schemes.s3 / r2
-botocore==1.44.5                   #   boto3
-s3transfer==0.19.3                 #   boto3
-jmespath==1.1.0                    #   boto3, botocore
+f5-tts                             # the model code (installed --no-deps: its gradio/wandb/... are unused)
+vocos                              # vocoder
+x-transformers                     # f5_tts.model.modules
+einx                               # x-transformers
+frozendict                         # einx
+loguru                             # x-transformers
+torch-einops-utils                 # x-transformers
+librosa                            # f5_tts.model.modules (librosa.filters.mel)
+audioread                          # librosa
+decorator                          # librosa
+pooch                              # librosa
+platformdirs                       # pooch
+soxr                               # librosa
+soundfile                          # worker, librosa, f5_tts.api
+lameenc                            # handler.stream_encoder (mp3 streams)
+cffi                               # soundfile, cryptography
+pycparser                          # cffi
+rjieba                             # f5_tts.model.utils
+pypinyin                           # f5_tts.model.utils
+num2words                          # handler.text_normalize
+cn2an                              # handler.text_normalize
+proces                             # cn2an
+pydantic                           # handler.schema
+pydantic-core                      # pydantic
+annotated-types                    # pydantic
+typing-inspection                  # pydantic
+pydub                              # f5_tts.infer.utils_infer
+hydra-core                         # f5_tts.api
+omegaconf                          # f5_tts.api, hydra-core
+cached-path                        # f5_tts.api; imports its s3, r2 and gs clients at import time:
+boto3                              #   cached_path.schemes.s3 / r2
+botocore                           #   boto3
+s3transfer                         #   boto3
+jmespath                           #   boto3, botocore
 google-cloud-storage==3.17.1       #   cached_path.schemes.gs
 google-api-core==2.44.0            #   google-cloud-storage
 google-auth==2.63.0                #   google-cloud-storage
 google-cloud-core==2.8.0           #   google-cloud-storage
 google-resumable-media==2.11.0     #   google-cloud-storage
 google-crc32c==1.9.0               #   google-resumable-media
-googleapis-common-protos==1.76.0   #   google-api-core
+googleapis-common-protos           #   google-api-core
 proto-plus==1.29.0                 #   google-api-core
-opentelemetry-api==1.45.2          #   google-api-core
+opentelemetry-api                  #   google-api-core
 pyasn1-modules==0.4.2              #   google-auth
 pyasn1==0.6.5                      #   pyasn1-modules
-cryptography==50.0.2               #   google-auth
+cryptography                       #   google-auth
 "
 # Published on PyPI as an sdist only: built here with `pip wheel`, and must come out pure Python.
 SDISTS="
-encodec==0.1.1                     # vocos
+encodec                            # vocos
 antlr4-python3-runtime==4.9.3      # omegaconf, hydra-core
-docopt==0.6.2                      # num2words
+docopt                             # num2words
 "
 
-pins() { sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' <<<"$1"; }
+entries() { sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' <<<"$1"; }
+# name==version for each entry of a list; fails, naming them, on entries that break the rule above
+resolve() {
+    # shellcheck disable=SC2046  # one word per entry
+    "$PYTHON" - "$root" "$default_lock" $(entries "$1") <<'EOF'
+import re, sys
+from pathlib import Path
+
+root, lock, entries = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+norm = lambda name: re.sub(r"[-_.]+", "-", name).lower()
+sources = [f"requirements/{name}" for name in ("worker.txt", "bench.txt", "asr.txt")] + [lock]
+pinned = {}
+for source in sources:
+    for line in (root / source).read_text().splitlines():
+        if match := re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", line):
+            pinned.setdefault(norm(match[1]), (match[2], source))
+problems = []
+for entry in entries:
+    name, _, version = entry.partition("==")
+    found = pinned.get(norm(name))
+    if version and found:
+        problems.append(f"{entry}: {found[1]} pins {name}=={found[0]}; list it by name only")
+    elif not version and not found:
+        problems.append(f"{name} is pinned in none of {', '.join(sources)}; pin it here as {name}==VERSION")
+    else:
+        print(f"{name}=={version or found[0]}")
+for problem in problems:
+    print(f"gpu_wheels: {problem}", file=sys.stderr)
+sys.exit(1 if problems else 0)
+EOF
+}
+wheels=$(resolve "$WHEELS")
+sdists=$(resolve "$SDISTS")
+if [ "${1:-}" = "--pins" ]; then
+    printf '%s\n' "$wheels" "$sdists"
+    exit 0
+fi
 
 # pip takes exactly the platforms named (no older glibc implied), preferring them in this order:
 # the oldest glibc first, up to 2.28, which torch's own Linux wheels need anyway.
@@ -87,7 +127,7 @@ pip_() {
     "$PYTHON" -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 }
 
-for pin in $(pins "$WHEELS") $(pins "$SDISTS"); do
+for pin in $wheels $sdists; do
     case "${pin%%==*}" in
         torch | torchaudio | triton | nvidia-*) echo "gpu_wheels: refusing to carry $pin" >&2; exit 1 ;;
     esac
@@ -97,14 +137,14 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/wheels"
 
-# shellcheck disable=SC2046  # one word per pin
+# shellcheck disable=SC2086  # one word per pin
 pip_ download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-    "${PLATFORMS[@]}" -d "$stage/wheels" $(pins "$WHEELS")
-sdist_names=$(pins "$SDISTS" | sed 's/==.*//' | paste -sd, -)
-# shellcheck disable=SC2046
-pip_ wheel -q --no-deps --no-binary "$sdist_names" -w "$stage/wheels" $(pins "$SDISTS")
+    "${PLATFORMS[@]}" -d "$stage/wheels" $wheels
+sdist_names=$(sed 's/==.*//' <<<"$sdists" | paste -sd, -)
+# shellcheck disable=SC2086
+pip_ wheel -q --no-deps --no-binary "$sdist_names" -w "$stage/wheels" $sdists
 
-"$PYTHON" - "$stage/wheels" "$MAX_MIB" $(pins "$WHEELS") $(pins "$SDISTS") <<'EOF'
+"$PYTHON" - "$stage/wheels" "$MAX_MIB" $wheels $sdists <<'EOF'
 import re, sys, zipfile
 from pathlib import Path
 
@@ -136,7 +176,7 @@ for problem in problems:
 sys.exit(1 if problems else 0)
 EOF
 
-for built in $(pins "$SDISTS"); do
+for built in $sdists; do
     name=$(sed 's/[-.]/_/g' <<<"${built%%==*}")
     ls "$stage/wheels/${name}-${built##*==}-"*-none-any.whl >/dev/null 2>&1 || {
         echo "gpu_wheels: $built did not build into a pure-Python (none-any) wheel" >&2

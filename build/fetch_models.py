@@ -41,6 +41,9 @@ from handler.f5.checkpoint_keys import EMA_PREFIX, is_weight
 from handler.f5.modules import f5_package_dir as installed_f5_package_dir
 from handler.manifest import MANIFEST_NAME, file_entry, sha256_of, write_manifest
 
+# The one source of the default model, vocoder and ASR repositories and the commits they are pinned
+# to. The Dockerfile's build-arg defaults and the docs repeat some of them; tests/test_facts.py holds
+# those copies to these names.
 # Upstream checkpoints: (repo, file in repo), and the commit each repo is pinned to by default.
 # The pins were taken from public references; they could not be checked from this project's
 # machines (no access to the hub): a wrong one fails the build with "revision not reachable".
@@ -49,17 +52,20 @@ PRESETS = {
     "F5TTS_Base": ("SWivid/F5-TTS", "F5TTS_Base/model_1200000.safetensors"),
     "E2TTS_Base": ("SWivid/E2-TTS", "E2TTS_Base/model_1200000.safetensors"),
 }
+DEFAULT_MODEL = "F5TTS_v1_Base"  # also the default --custom-config (an f5-tts config name)
+VOCODER_REPO = "charactr/vocos-mel-24khz"
+ASR_REPO = "openai/whisper-large-v3-turbo"
 PINNED_REVISIONS = {
-    "SWivid/F5-TTS": "84e5a410d9cead4de2f847e7c9369a6440bdfaca",
-    "charactr/vocos-mel-24khz": "0feb3fdd929bcd6649e0e7c5a688cf7dd012ef21",
+    PRESETS[DEFAULT_MODEL][0]: "84e5a410d9cead4de2f847e7c9369a6440bdfaca",
+    VOCODER_REPO: "0feb3fdd929bcd6649e0e7c5a688cf7dd012ef21",
     # the hub's main of 2024-10-04, as pinned by several public projects (not checked from here)
-    "openai/whisper-large-v3-turbo": "41f01f3fe87f28c78e2fbf8b568835947dd65ed9",
+    ASR_REPO: "41f01f3fe87f28c78e2fbf8b568835947dd65ed9",
 }
 # sha256 of files at a given commit, checked on top of the hub's own hash whenever that commit is
 # fetched (LFS sha256 as published by public references, not checked from here: a wrong one fails
 # the build with "does not match its pinned sha256").
 PINNED_SHA256 = {
-    ("openai/whisper-large-v3-turbo", "41f01f3fe87f28c78e2fbf8b568835947dd65ed9"): {
+    (ASR_REPO, PINNED_REVISIONS[ASR_REPO]): {
         "model.safetensors": "542566a422ae4f3fd23f1ba11add198fca01bbf82e66e6a2857b3f608b1eb9d1",  # 1,617,824,864 bytes
     },
 }
@@ -271,16 +277,16 @@ def read_arch(config_path: Path) -> tuple[str, dict]:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--model", default="F5TTS_v1_Base", help=f"{', '.join(PRESETS)} or custom")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"{', '.join(PRESETS)} or custom")
     parser.add_argument("--revision", default="", help="revision of the model repo (a commit; default: the pin)")
     parser.add_argument("--custom-repo", default="")
     parser.add_argument("--custom-checkpoint", default="", help="file in the custom repo (.safetensors or .pt)")
     parser.add_argument("--custom-vocab", default="", help="vocab.txt in the custom repo (default: f5-tts's)")
-    parser.add_argument("--custom-config", default="F5TTS_v1_Base", help="an f5-tts config name, or a .yaml in the custom repo")
-    parser.add_argument("--vocoder-repo", default="charactr/vocos-mel-24khz")
+    parser.add_argument("--custom-config", default=DEFAULT_MODEL, help="an f5-tts config name, or a .yaml in the custom repo")
+    parser.add_argument("--vocoder-repo", default=VOCODER_REPO)
     parser.add_argument("--vocoder-revision", default="")
     parser.add_argument("--asr", choices=("0", "1"), default="0", help="1: bake the Whisper model")
-    parser.add_argument("--asr-repo", default="openai/whisper-large-v3-turbo")
+    parser.add_argument("--asr-repo", default=ASR_REPO)
     parser.add_argument("--asr-revision", default="")
     parser.add_argument("--expect-sha256", action="append", default=[], metavar="FILE=SHA256")
     parser.add_argument("--checkpoint-dtype", choices=(HALF, "float32"), default=HALF,

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Create .venv with everything the worker and its tests need, on CPU. Idempotent.
-#   TORCH / TORCHAUDIO: the matched pair to install (defaults suit this project's CPU machines;
-#   elsewhere e.g. TORCH=torch==2.8.0 TORCHAUDIO=torchaudio==2.8.0
-#   TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu, a matched CPU pair).
+#   TORCH / TORCHAUDIO: the matched pair to install (defaults: build/variants.json's cpu_dev pair,
+#   for this project's CPU machines; elsewhere e.g. the default image's pair from the CPU index:
+#   TORCH=torch==$(bash scripts/variants.sh torch) TORCHAUDIO=torchaudio==$(bash scripts/variants.sh torchaudio)
+#   TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu, as the workflow does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TORCH="${TORCH:-torch==2.13.0}"
-TORCHAUDIO="${TORCHAUDIO:-torchaudio==2.11.0}"
 PYTHON="${PYTHON:-python3}"
+TORCH="${TORCH:-torch==$(PYTHON="$PYTHON" bash scripts/variants.sh cpu_dev.torch)}"
+TORCHAUDIO="${TORCHAUDIO:-torchaudio==$(PYTHON="$PYTHON" bash scripts/variants.sh cpu_dev.torchaudio)}"
 
 # ffmpeg: the tests decode streamed audio with a decoder other than the one that encoded it
 command -v ffmpeg >/dev/null || { apt-get update -qq && apt-get install -y -qq ffmpeg >/dev/null; }
@@ -21,7 +22,7 @@ pip install -q "${index[@]}" "$TORCH"
 pip install -q --no-deps "${index[@]}" "$TORCHAUDIO"  # must not pull in another torch
 pip install -q --no-deps $(grep -E '^f5-tts==' requirements/worker.txt)  # no gradio/wandb/datasets
 pip install -q $(grep -vE '^(#|f5-tts==|$)' requirements/worker.txt) -r requirements/dev.txt -r requirements/bench.txt
-pip install -q $(grep -E '^transformers==' requirements/lock/in/asr.in)  # as the ASR image: tests load a tiny Whisper
+pip install -q -r requirements/asr.txt  # as the ASR image: tests load a tiny Whisper
 pip install -q --no-deps -e .
 
 # A CPU torch cannot load a CUDA build of torchaudio's extension; without it torchaudio runs its

@@ -1,17 +1,26 @@
 """build/fetch_models.py against a local stand-in for the Hugging Face hub (no container)."""
 
 import hashlib
+import importlib.util
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 from conftest import ROOT
-from fake_hub import WHISPER_REPO, FakeHub, Repo, repos_from_model_dir, whisper_repo
+from fake_hub import WHISPER_REPO, FakeHub, Repo, default_layout, repos_from_model_dir, whisper_repo
 from random_model import write_tiny_whisper
 
 from handler.f5.files import f5_files
 from handler.manifest import read_manifest, verify_files
+
+# The defaults and pins, from their one source (build/fetch_models.py itself)
+_spec = importlib.util.spec_from_file_location("fetch_models", ROOT / "build" / "fetch_models.py")
+fetch_models = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fetch_models)
+DEFAULT_REPO, DEFAULT_FILE = fetch_models.PRESETS[fetch_models.DEFAULT_MODEL]
+VOCODER_REPO = fetch_models.VOCODER_REPO
+PIN = fetch_models.PINNED_REVISIONS
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +33,7 @@ def hub_repos(tiny_model_dir, tiny_whisper_dir):
     repos = repos_from_model_dir(tiny_model_dir)
     repos[WHISPER_REPO] = whisper_repo(tiny_whisper_dir)  # the real repo's layout, tiny random weights
     # the default model's real layout: SWivid/F5-TTS → F5TTS_v1_Base/model_1250000.safetensors
-    repos["SWivid/F5-TTS"] = Repo(files={"F5TTS_v1_Base/model_1250000.safetensors": repos["test-org/tiny-f5"].files["model.safetensors"]})
+    repos[DEFAULT_REPO] = Repo(files={DEFAULT_FILE: repos["test-org/tiny-f5"].files["model.safetensors"]})
     repos["openai/whisper-tiny-fake"] = Repo(
         files={"config.json": b"{}", "model.safetensors": b"x" * 4096, "tokenizer.json": b"{}", "sub/ignored.bin": b"y"}
     )
@@ -41,6 +50,13 @@ def fetch(hub, out, *args, token=None):
     )
 
 
+def test_the_stand_in_hub_publishes_the_default_repositories(tiny_model_dir):
+    """tests/fake_hub.py's repos are the defaults of build/fetch_models.py (their one source)."""
+    assert WHISPER_REPO == fetch_models.ASR_REPO
+    assert VOCODER_REPO in repos_from_model_dir(tiny_model_dir)
+    assert set(default_layout({"test-org/tiny-f5": Repo(files={"model.safetensors": b"w"})})[DEFAULT_REPO].files) == {DEFAULT_FILE}
+
+
 def test_default_model_layout_and_manifest(hub_repos, tmp_path):
     hub = FakeHub(hub_repos)
     try:
@@ -49,19 +65,19 @@ def test_default_model_layout_and_manifest(hub_repos, tmp_path):
         hub.stop()
     assert result.returncode == 0, result.stderr
     # the pinned commits were asked for, not main
-    assert "/api/models/SWivid/F5-TTS/revision/84e5a410d9cead4de2f847e7c9369a6440bdfaca" in hub.paths
-    assert "/api/models/charactr/vocos-mel-24khz/revision/0feb3fdd929bcd6649e0e7c5a688cf7dd012ef21" in hub.paths
+    assert f"/api/models/{DEFAULT_REPO}/revision/{PIN[DEFAULT_REPO]}" in hub.paths
+    assert f"/api/models/{VOCODER_REPO}/revision/{PIN[VOCODER_REPO]}" in hub.paths
     manifest = read_manifest(tmp_path / "m")
     files = f5_files(manifest)
-    assert manifest.model_name == "F5TTS_v1_Base" and files.backbone == "DiT"
+    assert manifest.model_name == fetch_models.DEFAULT_MODEL and files.backbone == "DiT"
     assert files.arch["dim"] == 1024 and files.arch["depth"] == 22  # from f5-tts's own config
     assert files.checkpoint.name == "model_1250000.fp16.safetensors"  # float16 by default
     assert verify_files(manifest, check_hashes=True) > 0
     by_path = {entry["path"]: entry for entry in manifest.files}
     baked = by_path["f5/model_1250000.fp16.safetensors"]
-    assert baked["revision"] == hub_repos["SWivid/F5-TTS"].commit and baked["dtype"] == "float16"
-    assert baked["file"] == "F5TTS_v1_Base/model_1250000.safetensors"
-    published = hub_repos["SWivid/F5-TTS"].files["F5TTS_v1_Base/model_1250000.safetensors"]
+    assert baked["revision"] == hub_repos[DEFAULT_REPO].commit and baked["dtype"] == "float16"
+    assert baked["file"] == DEFAULT_FILE
+    published = hub_repos[DEFAULT_REPO].files[DEFAULT_FILE]
     # the source: the file the hub vouched for, before conversion
     assert baked["source"] == {"path": "f5/model_1250000.safetensors", "size": len(published),
                                "sha256": hashlib.sha256(published).hexdigest()}
@@ -80,7 +96,7 @@ def test_float32_keeps_the_checkpoint_as_published_and_halving_later_gives_the_s
     assert kept.returncode == 0 and halved.returncode == 0, kept.stderr + halved.stderr
     manifest = read_manifest(tmp_path / "fp32")
     checkpoint = f5_files(manifest).checkpoint
-    published = hub_repos["SWivid/F5-TTS"].files["F5TTS_v1_Base/model_1250000.safetensors"]
+    published = hub_repos[DEFAULT_REPO].files[DEFAULT_FILE]
     assert checkpoint.read_bytes() == published
     assert "dtype" not in manifest.entry_for(checkpoint) and "source" not in manifest.entry_for(checkpoint)
     # the Dockerfile's two steps (fetch float32, then --halve-existing) give what one fetch gives
@@ -112,16 +128,16 @@ def test_custom_checkpoint_with_its_own_config_and_vocab_loads(hub_repos, tmp_pa
 
 
 def test_a_file_whose_hash_does_not_match_is_refused(hub_repos, tmp_path):
-    hub_repos["charactr/vocos-mel-24khz"].lie_about = {"pytorch_model.bin"}
+    hub_repos[VOCODER_REPO].lie_about = {"pytorch_model.bin"}
     hub = FakeHub(hub_repos)
     try:
         result = fetch(hub, tmp_path / "m")
     finally:
         hub.stop()
-        hub_repos["charactr/vocos-mel-24khz"].lie_about = set()
+        hub_repos[VOCODER_REPO].lie_about = set()
     assert result.returncode == 1
     [line] = [text for text in result.stderr.splitlines() if text.startswith("[fetch] FAILED")]
-    assert "charactr/vocos-mel-24khz: pytorch_model.bin has sha256" in line and "refusing to bake it" in line
+    assert f"{VOCODER_REPO}: pytorch_model.bin has sha256" in line and "refusing to bake it" in line
 
 
 def test_a_pinned_sha256_must_match_too(hub_repos, tmp_path):
@@ -151,7 +167,7 @@ def test_errors_name_what_is_wrong(hub_repos, tmp_path, args, needle):
     assert result.returncode == 1 and needle in result.stderr, result.stderr
 
 
-WHISPER_PIN = "41f01f3fe87f28c78e2fbf8b568835947dd65ed9"
+WHISPER_PIN = PIN[fetch_models.ASR_REPO]
 WHISPER_FILES = [
     "added_tokens.json", "config.json", "generation_config.json", "merges.txt", "model.safetensors", "normalizer.json",
     "preprocessor_config.json", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json", "vocab.json",
@@ -196,7 +212,8 @@ def test_the_pinned_whisper_weights_must_match_their_published_sha256(hub_repos,
     assert result.returncode == 1
     [line] = [text for text in result.stderr.splitlines() if text.startswith("[fetch] FAILED")]
     assert f"{WHISPER_REPO}: model.safetensors has sha256 {hashlib.sha256(repo.files['model.safetensors']).hexdigest()}" in line
-    assert "does not match its pinned sha256 542566a422ae4f3fd23f1ba11add198fca01bbf82e66e6a2857b3f608b1eb9d1" in line
+    pinned = fetch_models.PINNED_SHA256[(WHISPER_REPO, WHISPER_PIN)]["model.safetensors"]
+    assert f"does not match its pinned sha256 {pinned}" in line
 
 
 def test_a_whisper_file_whose_hash_does_not_match_is_refused(hub_repos, tmp_path):

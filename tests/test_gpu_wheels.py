@@ -7,12 +7,19 @@ version each, none of torch/torchaudio/triton/nvidia-*; they install with no ind
 3.12 on manylinux 2.28; every Requires-Dist of every wheel (markers read for that machine) is met
 by another wheel or by the machine; every wheel is needed by the worker or the upstream path; and
 the pins match requirements/worker.txt and requirements/bench.txt.
+
+Without the network: the script names most packages without a version and takes it from the
+project's pins (requirements/*.txt, then the default image's lock); `--pins` shows the result, and a
+copy of the script and its sources, broken on purpose, shows that a changed pin follows and that a
+second copy of a pin is refused.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -83,13 +90,31 @@ WORKER_GLUE = {"runpod", "uvicorn", "starlette"}  # the RunPod glue and the HTTP
 
 
 def pins(path: Path) -> dict[str, str]:
+    """name==version lines of a requirements file, following its `-r other.txt` lines."""
     found = {}
     for line in path.read_text().splitlines():
         line = line.split("#")[0].strip()
-        if line:
+        if line.startswith("-r "):
+            found.update(pins(path.parent / line.removeprefix("-r ").strip()))
+        elif line:
             name, version = line.split("==")
             found[canonicalize_name(name)] = version
     return found
+
+
+def lock_pins(path: Path) -> dict[str, str]:
+    """name==version of a hash-locked file (requirements/lock/*.txt)."""
+    found = {}
+    for line in path.read_text().splitlines():
+        if match := re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", line):
+            found[canonicalize_name(match[1])] = match[2]
+    return found
+
+
+DEFAULT_TORCH = json.loads((ROOT / "build" / "variants.json").read_text())["variants"][0]["torch"]
+# what the script takes a bare name's version from, in this order
+PIN_SOURCES = [ROOT / "requirements" / name for name in ("worker.txt", "bench.txt", "asr.txt")]
+DEFAULT_LOCK = ROOT / "requirements" / "lock" / f"image-torch{DEFAULT_TORCH}.txt"
 
 
 def metadata(wheel: Path):
@@ -208,3 +233,59 @@ def test_over_the_budget_fails_and_leaves_the_folder_alone(tmp_path):
     assert result.returncode != 0
     assert "over the limit of 1 MiB" in result.stderr
     assert [p.name for p in tmp_path.iterdir()] == [keep.name]
+
+
+def script_pins(root: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(root / "bench" / "gpu_wheels.sh"), "--pins"], capture_output=True, text=True, timeout=60,
+        check=False, env={**os.environ, "PYTHON": sys.executable},
+    )  # fmt: skip
+
+
+def test_pins_come_from_the_project_without_the_network():
+    result = script_pins()
+    assert result.returncode == 0, result.stderr
+    carried = dict(line.split("==") for line in result.stdout.split())
+    carried = {canonicalize_name(name): version for name, version in carried.items()}
+    direct = {}
+    for source in PIN_SOURCES:
+        direct = {**pins(source), **direct}
+    locked = lock_pins(DEFAULT_LOCK)
+    script = SCRIPT.read_text()
+    for name, version in carried.items():
+        if name in direct:
+            assert version == direct[name], f"{name}: carried {version}, requirements/ pin {direct[name]}"
+        elif name in locked:
+            assert version == locked[name], f"{name}: carried {version}, {DEFAULT_LOCK.name} has {locked[name]}"
+        else:  # pinned nowhere else: the script is the one source of this pin
+            assert re.search(rf"^{re.escape(name)}=={re.escape(version)}\s", script, re.M | re.I), name
+    assert not [name for name in carried if NEVER_CARRIED.match(name)]
+
+
+@pytest.fixture
+def script_copy(tmp_path) -> Path:
+    """The script and everything it reads, in a folder of their own, to break on purpose."""
+    for relative in ["bench/gpu_wheels.sh", "scripts/variants.sh", "build/variants.json",
+                     *(f"requirements/{p.name}" for p in PIN_SOURCES), f"requirements/lock/{DEFAULT_LOCK.name}"]:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / relative, tmp_path / relative)
+    return tmp_path
+
+
+def test_a_changed_pin_is_followed_and_a_second_copy_of_a_pin_is_refused(script_copy):
+    worker = script_copy / "requirements" / "worker.txt"
+    vocos = pins(worker)["vocos"]
+    worker.write_text(worker.read_text().replace(f"vocos=={vocos}", "vocos==9.9.9"))
+    result = script_pins(script_copy)
+    assert result.returncode == 0 and "vocos==9.9.9" in result.stdout.split(), result.stderr
+
+    script = script_copy / "bench" / "gpu_wheels.sh"
+    text = script.read_text()
+    script.write_text(text.replace("\nvocos ", "\nvocos==0.1.0 ", 1))
+    result = script_pins(script_copy)
+    assert result.returncode != 0
+    assert "vocos==0.1.0: requirements/worker.txt pins vocos==9.9.9; list it by name only" in result.stderr
+
+    script.write_text(text.replace("\nvocos ", "\nnot-pinned-anywhere ", 1))
+    result = script_pins(script_copy)
+    assert result.returncode != 0 and "not-pinned-anywhere is pinned in none of" in result.stderr

@@ -1,10 +1,10 @@
 """The RunPod Hub files describe the real worker: its settings, its defaults and valid requests."""
 
 import json
-import re
 
 import pytest
 from conftest import ROOT, answer
+from test_facts import DEFAULT_VARIANT
 
 from handler.config import Settings
 from handler.errors import StartupError
@@ -27,8 +27,16 @@ def test_hub_json_shape():
     config = HUB["config"]
     assert config["runsOn"] == "GPU" and config["gpuCount"] == 1
     assert config["containerDiskInGb"] >= 15  # the image is about 8.7 GB: headroom for layers and /tmp
-    assert all(re.fullmatch(r"1[23]\.\d", v) for v in config["allowedCudaVersions"])
-    assert "12.7" not in config["allowedCudaVersions"]  # the torch 2.8 image needs a CUDA 12.8 driver
+
+
+@pytest.mark.parametrize("hub_file", [HUB, TESTS], ids=["hub.json", "tests.json"])
+def test_allowed_cuda_versions_are_the_default_variants(hub_file):
+    """The hub lists the default image (build/variants.json's first variant): the CUDA versions its
+    endpoint may allow, none older than the CUDA its torch was built for."""
+    allowed = hub_file["config"]["allowedCudaVersions"]
+    assert allowed == DEFAULT_VARIANT["runpod_cuda"]
+    oldest = tuple(map(int, DEFAULT_VARIANT["cuda"].split(".")))
+    assert all(tuple(map(int, v.split("."))) >= oldest for v in allowed)
 
 
 @pytest.mark.parametrize("item", HUB["config"]["env"], ids=lambda item: item["key"])
