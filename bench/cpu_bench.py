@@ -119,7 +119,7 @@ def run(args, model_dir: Path, repeats: int, nfe: int) -> int:
     report = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine("cpu"),
-        "model": str(model_dir) if args.model_dir else "tiny random F5-TTS (tests/random_model.py)",
+        "model": str(model_dir) if args.model_dir else "tiny random F5-TTS (support/random_model.py)",
         "nfe_step": nfe,
         "repeats": repeats,
         "startup_s": {"ours_including_warmup": round(ours_start, 2), "upstream_load_and_warmup": round(upstream_start, 2)},

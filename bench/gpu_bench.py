@@ -4,7 +4,7 @@
     python bench/gpu_bench.py --quick --out OUT_DIR         # CPU, tiny model, seconds (CI runs this)
 
 Without `--model-dir`, a random model of the real F5TTS_v1_Base architecture and a real-size Vocos
-(`tests/random_model.py --size full`; tiny with --quick) is written to a temporary folder and deleted
+(`support/random_model.py --size full`; tiny with --quick) is written to a temporary folder and deleted
 afterwards: the compute is the real one, the voice is noise. Sections, all in the same process and run:
 
 - startup: `import torch`, the handler's imports, then the worker's own start-up steps as it logs them

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Download the wheels the lent GPU machine lacks to run bench/gpu_bench.py: the worker's engine
-# (handler/, via handler/f5_modules.py) and upstream's inference path (f5_tts.infer.utils_infer,
+# (handler/, via handler/f5/modules.py) and upstream's inference path (f5_tts.infer.utils_infer,
 # f5_tts.api) for CPython 3.12 on x86-64 Linux. Usage: bash bench/gpu_wheels.sh [OUT_DIR=.whl]
 #
 # The machine already has torch 2.11 (CUDA 13), torchaudio, triton, the nvidia-* libraries,

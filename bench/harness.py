@@ -23,7 +23,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if (ROOT / "handler").is_dir():  # a checkout; in an image bench/ is mounted alone and the worker is on PYTHONPATH
-    for _path in (ROOT, ROOT / "tests", ROOT / "bench"):
+    for _path in (ROOT, ROOT / "bench"):
         if str(_path) not in sys.path:
             sys.path.insert(0, str(_path))
 
@@ -47,7 +47,7 @@ def model_folder(model_dir: Path | None, size: str = "tiny") -> Iterator[Path]:
     if model_dir is not None:
         yield model_dir
         return
-    from random_model import write_random_model
+    from support.random_model import write_random_model
 
     with tempfile.TemporaryDirectory(prefix=f"f5-bench-{size}-") as scratch:
         yield write_random_model(Path(scratch) / "model", size)
@@ -55,7 +55,7 @@ def model_folder(model_dir: Path | None, size: str = "tiny") -> Iterator[Path]:
 
 def model_label(model_dir: Path | None, size: str = "tiny") -> str:
     """What a report says the model was."""
-    return str(model_dir) if model_dir else f"random {size} (tests/random_model.py)"
+    return str(model_dir) if model_dir else f"random {size} (support/random_model.py)"
 
 
 def worker_service(model_dir: Path, device: str, extra: dict | None = None):
@@ -73,16 +73,16 @@ def upstream_model(model_dir: Path, device: str = "cpu"):
     """Upstream's F5TTS object and its `utils_infer` module, holding the same weights as the worker,
     built the way its __init__ would (which only builds full-size configs).
 
-    Upstream's code is imported through tests/upstream.py (the same import the parity tests use);
+    Upstream's code is imported through support/upstream.py (the same import the parity tests use);
     `torchaudio.load` reads WAV through soundfile (no torchcodec on a CPU torch 2.11)."""
     import soundfile as sf
     import torch
     import torchaudio
-    from upstream import utils_infer as upstream_utils_infer
 
     from handler.f5.files import f5_files
     from handler.f5.modules import load_f5_modules
     from handler.manifest import read_manifest
+    from support.upstream import utils_infer as upstream_utils_infer
 
     def load_wav(path, *args, **kwargs):
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)

@@ -78,7 +78,7 @@ def main() -> int:
         http, queue = measure(model_dir, args)
     results = {
         "date": date.today().isoformat(),
-        "machine": machine("cpu"),  # both servers run on the CPU (tests/conftest.py worker_env)
+        "machine": machine("cpu"),  # both servers run on the CPU (support/servers.py worker_env)
         "command": "python bench/http_bench.py " + " ".join(sys.argv[1:]),
         "text_chars": len(TEXT),
         "nfe_step": args.nfe_step,
@@ -95,7 +95,7 @@ def main() -> int:
 
 def measure(model_dir: Path, args) -> tuple[list, list]:
     """The HTTP server's samples, then the queue worker's: one process at a time, one untimed request each."""
-    from conftest import free_port, local_api, wait_for_port, worker_env
+    from support.servers import free_port, local_api, wait_for_port, worker_env
 
     body = {"input": TEXT, "response_format": args.format, "seed": 7, "nfe_step": args.nfe_step}
     port = free_port()

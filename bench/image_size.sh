@@ -11,8 +11,8 @@ bash scripts/podman-setup.sh >/dev/null
 bash scripts/base-image.sh >/dev/null
 work="$(mktemp -d /var/tmp/imgsize.XXXXXX)"
 trap 'kill "$hub_pid" 2>/dev/null || true; rm -rf "$work"; podman rmi -f localhost/f5-size:ours localhost/f5-size:cu13 localhost/f5-size:naive >/dev/null 2>&1 || true' EXIT
-.venv/bin/python tests/random_model.py "$work/model" --size full >/dev/null
-.venv/bin/python tests/fake_hub.py "$work/model" 18556 > "$work/hub.log" 2>&1 &
+.venv/bin/python -m support.random_model "$work/model" --size full >/dev/null
+.venv/bin/python -m support.fake_hub "$work/model" 18556 > "$work/hub.log" 2>&1 &
 hub_pid=$!
 sleep 3
 timed() { local started=$SECONDS; "$@" >/dev/null; echo "$((SECONDS - started))"; }

@@ -1,8 +1,8 @@
 """Which model backend a worker serves, by name: `F5_BACKEND` (default `f5`).
 
 A backend is a module with two functions (handler/f5/__init__.py is the example):
-- `check(manifest) -> tuple[Path, ...]`: check its part of the model folder's manifest and that its
-  files exist; return the files whose sha256 it verifies itself while loading them;
+- `check(manifest) -> tuple[Path, ...]`: check its part of the model folder's manifest; return the
+  files whose sha256 it verifies itself while loading them;
 - `load(manifest, device, dtype) -> handler.model.ModelBackend`.
 A name in BUILT_IN, or any importable module path (a fork's own package, a test's tone generator).
 """

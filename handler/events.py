@@ -25,15 +25,10 @@ class FailureKind(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Audio:
-    """Encoded audio: the bytes of `samples` samples (an encoder may hold a few back until the next
-    piece, so bytes and samples need not match one to one within a stream)."""
-
-    data: bytes
-    samples: int
+class _Sound:
     format: OutputFormat
     sample_rate: int
-    index: int = 0
+    samples: int
 
     @property
     def duration_s(self) -> float:
@@ -45,12 +40,18 @@ class Audio:
 
 
 @dataclass(frozen=True)
-class Finished:
+class Audio(_Sound):
+    """Encoded audio: the bytes of `samples` samples (an encoder may hold a few back until the next
+    piece, so bytes and samples need not match one to one within a stream)."""
+
+    data: bytes
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class Finished(_Sound):
     """The request is done: what was made, and how long each stage took."""
 
-    format: OutputFormat
-    sample_rate: int
-    samples: int
     seed: int
     chunks: int
     text: str  # the text as spoken (after normalisation)
@@ -59,14 +60,6 @@ class Finished:
     pieces: int = 0  # Audio events sent before this one (a stream's)
     audio: bytes | None = None  # a whole request's file, to hand back
     url: str | None = None  # where a whole request's file was uploaded instead
-
-    @property
-    def duration_s(self) -> float:
-        return round(self.samples / self.sample_rate, 3)
-
-    @property
-    def content_type(self) -> str:
-        return self.format.content_type_at(self.sample_rate)
 
 
 @dataclass(frozen=True)

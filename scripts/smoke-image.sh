@@ -10,7 +10,7 @@ out="$(mktemp -d)"; chmod 777 "$out"; trap 'rm -rf "$out"' EXIT
 
 echo "== imports"
 run --entrypoint /opt/venv/bin/python "$image" -c \
-  "import torch, torchaudio, vocos, runpod, soundfile, handler.worker, handler.service, handler.startup; from handler.f5_modules import load_f5_modules; load_f5_modules(); print('torch', torch.__version__, 'cuda', torch.version.cuda, 'torchaudio', torchaudio.__version__)"
+  "import torch, torchaudio, vocos, runpod, soundfile, handler.worker, handler.service, handler.startup; from handler.f5.modules import load_f5_modules; load_f5_modules(); print('torch', torch.__version__, 'cuda', torch.version.cuda, 'torchaudio', torchaudio.__version__)"
 echo "== self-check"
 run "$image" --check
 echo "== one job"

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +13,12 @@ import pytest
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+for _path in (ROOT, ROOT / "tests"):  # the support package, and the tests' own helpers (tone_backend, s3_server)
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-from random_model import write_random_model  # noqa: E402
+from support.random_model import write_random_model  # noqa: E402
+from support.servers import LocalApi, free_port, local_api, wait_for_port, worker_env  # noqa: E402, F401
 
 
 @pytest.fixture(scope="session")
@@ -48,14 +47,6 @@ def tone_model_dir(tmp_path_factory) -> Path:
     from tone_backend import write_tone_model
 
     return write_tone_model(tmp_path_factory.mktemp("tone-model"))
-
-
-def worker_env(model_dir: Path, **extra: str) -> dict[str, str]:
-    """Environment for a worker process on the tiny model, without any bucket from the caller's shell."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BUCKET_", "F5_", "RUNPOD_"))}
-    env.update(F5_MODEL_DIR=str(model_dir), F5_DEVICE="cpu", PYTHONUNBUFFERED="1", RUNPOD_SKIP_AUTO_SYSTEM_CHECKS="true")
-    env.update(extra)
-    return env
 
 
 def tone_env(model_dir: Path, **extra: str) -> dict[str, str]:
@@ -117,52 +108,6 @@ def speechlike(seconds: float, rate: int = 24_000, seed: int = 0) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     wave = 0.3 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 2.5 * t) > -0.3)
     return (wave + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"nothing listened on port {port} within {timeout} s")
-
-
-class LocalApi(str):
-    """The server's base URL, carrying the server's process id (for memory readings)."""
-
-    pid: int
-
-
-@contextlib.contextmanager
-def local_api(model_dir: Path, **env: str):
-    """The worker behind the RunPod SDK's local API server (--rp_serve_api), over real HTTP."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "handler", "--rp_serve_api", "--rp_api_port", str(port), "--rp_api_concurrency", "1"],
-        cwd=ROOT,
-        env=worker_env(model_dir, **env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, process, timeout=180)
-        url = LocalApi(f"http://127.0.0.1:{port}")
-        url.pid = process.pid
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

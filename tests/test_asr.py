@@ -1,5 +1,5 @@
 """The Whisper path for references sent without ref_text, on CPU with a tiny random Whisper saved by
-transformers in the real repo's layout (tests/random_model.py): loaded offline through
+transformers in the real repo's layout (support/random_model.py): loaded offline through
 handler.asr.load_transcriber, and through the worker's start-up as its own `asr` step.
 
 Also here: a reference that is not audio is refused with a message a caller can read."""
@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT, speechlike, wav_bytes, worker_env
-from random_model import add_tiny_whisper, write_tiny_whisper
 
 from handler.errors import InputError
+from support.random_model import add_tiny_whisper, write_tiny_whisper
 
 
 @pytest.fixture(scope="module")

@@ -109,10 +109,9 @@ def test_the_loaded_model_is_what_upstreams_loaders_build_from_the_same_files(ba
     """The worker builds its modules without drawing random initial weights (random_init_skipped);
     every parameter and buffer, computed ones included (rotary frequencies, mel filters, windows),
     must still equal what upstream's own load_model / load_vocoder give from the same files."""
-    from upstream import utils_infer
-
     from handler.f5.files import f5_files
     from handler.manifest import read_manifest
+    from support.upstream import utils_infer
 
     files = f5_files(read_manifest(tiny_model_dir))
     infer = utils_infer()

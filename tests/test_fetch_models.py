@@ -8,11 +8,11 @@ import sys
 import numpy as np
 import pytest
 from conftest import ROOT
-from fake_hub import WHISPER_REPO, FakeHub, Repo, default_layout, repos_from_model_dir, whisper_repo
-from random_model import write_tiny_whisper
 
 from handler.f5.files import f5_files
 from handler.manifest import read_manifest, verify_files
+from support.fake_hub import WHISPER_REPO, FakeHub, Repo, default_layout, repos_from_model_dir, whisper_repo
+from support.random_model import write_tiny_whisper
 
 # The defaults and pins, from their one source (build/fetch_models.py itself)
 _spec = importlib.util.spec_from_file_location("fetch_models", ROOT / "build" / "fetch_models.py")
@@ -51,7 +51,7 @@ def fetch(hub, out, *args, token=None):
 
 
 def test_the_stand_in_hub_publishes_the_default_repositories(tiny_model_dir):
-    """tests/fake_hub.py's repos are the defaults of build/fetch_models.py (their one source)."""
+    """support/fake_hub.py's repos are the defaults of build/fetch_models.py (their one source)."""
     assert WHISPER_REPO == fetch_models.ASR_REPO
     assert VOCODER_REPO in repos_from_model_dir(tiny_model_dir)
     assert set(default_layout({"test-org/tiny-f5": Repo(files={"model.safetensors": b"w"})})[DEFAULT_REPO].files) == {DEFAULT_FILE}

@@ -80,7 +80,7 @@ MACHINE_VERSIONS = {
 }  # fmt: skip
 NEVER_CARRIED = re.compile(r"^(torch|torchaudio|triton|nvidia-.*)$")
 # f5-tts is installed --no-deps: what its metadata lists that neither the worker's engine
-# (handler/f5_modules.py skips the trainer) nor f5_tts.infer.utils_infer / f5_tts.api imports.
+# (handler/f5/modules.py skips the trainer) nor f5_tts.infer.utils_infer / f5_tts.api imports.
 F5_UNUSED = {
     "bitsandbytes", "datasets", "ema-pytorch", "gradio", "tomli", "torchcodec", "transformers-stream-generator",
     "unidecode", "wandb",

@@ -18,9 +18,11 @@ import uuid
 import pytest
 import soundfile as sf
 from conftest import ROOT, speechlike, wav_bytes
-from fake_hub import WHISPER_REPO, FakeHub, repos_from_model_dir, whisper_repo
-from random_model import write_tiny_whisper
 from test_deferred_imports import SERVE_AND_LIST_IMPORTS, check_served_without_deferred_modules
+from test_facts import DEFAULT_VARIANT, variant_with
+
+from support.fake_hub import WHISPER_REPO, FakeHub, repos_from_model_dir, whisper_repo
+from support.random_model import write_tiny_whisper
 
 pytestmark = pytest.mark.image
 TOKEN = "hf_test_token_" + uuid.uuid4().hex
@@ -102,7 +104,13 @@ def test_smoke_script_passes_offline(image):
     result = sh("bash", str(ROOT / "scripts" / "smoke-image.sh"), image, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "[check] ok" in result.stdout and "smoke ok" in result.stdout
-    assert "torch 2.8.0" in result.stdout and "cuda 12.8" in result.stdout and "torchaudio 2.8.0" in result.stdout
+    assert_variant(result.stdout, DEFAULT_VARIANT)
+
+
+def assert_variant(smoke_output: str, variant: dict) -> None:
+    """The smoke script's import line names the variant's torch, CUDA and torchaudio (build/variants.json)."""
+    for part in (f"torch {variant['torch']}", f"cuda {variant['cuda']}", f"torchaudio {variant['torchaudio']}"):
+        assert part in smoke_output, (part, smoke_output[-2000:])
 
 
 def test_triton_is_left_out_by_default(image):
@@ -313,15 +321,16 @@ def test_asr_image_transcribes_a_reference_sent_without_ref_text_offline(asr_ima
 
 
 CU13 = os.environ.get("F5_IMAGE_CU13", "1") != "0"
+CU13_VARIANT = variant_with(suffix="-cu13")
 
 
 @pytest.fixture(scope="module")
 def cu13_image(podman_ready, hub):
-    """The CUDA 13 variant (torch 2.11.0 + torchaudio 2.11.0, from requirements/lock/image-torch2.11.0.txt):
+    """The CUDA 13 variant (build/variants.json's -cu13 entry, locked in requirements/lock/):
     left out with F5_IMAGE_CU13=0, and removed after its tests."""
     if not CU13:
         pytest.skip("F5_IMAGE_CU13=0: the CUDA 13 image is left out")
-    with built_image("cu13-", hub, "--build-arg", "TORCH_VERSION=2.11.0") as tag:
+    with built_image("cu13-", hub, "--build-arg", f"TORCH_VERSION={CU13_VARIANT['torch']}") as tag:
         yield tag
 
 
@@ -329,7 +338,7 @@ def test_cu13_image_smoke_script_passes_offline(cu13_image):
     result = sh("bash", str(ROOT / "scripts" / "smoke-image.sh"), cu13_image, timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "[check] ok" in result.stdout and "smoke ok" in result.stdout
-    assert "torch 2.11.0" in result.stdout and "cuda 13.0" in result.stdout and "torchaudio 2.11.0" in result.stdout
+    assert_variant(result.stdout, CU13_VARIANT)
 
 
 def test_cu13_image_has_float16_weights_no_triton_and_runs_a_job(cu13_image, tmp_path):

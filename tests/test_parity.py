@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 from conftest import speechlike
-from upstream import utils_infer
 
 from handler.batching import BatchBounds
 from handler.crossfade import crossfade_join
@@ -19,6 +18,7 @@ from handler.f5.plan import SAMPLE_RATE, RequestPlan, max_chunk_bytes
 from handler.model import SynthesisParams
 from handler.scheduler import Scheduler
 from handler.text_chunks import chunk_text
+from support.upstream import utils_infer
 
 EN_REF = "Some call me nature, others call me mother nature."
 ZH_REF = "对，这就是我，万人敬仰的太乙真人。"

@@ -12,11 +12,12 @@ from pathlib import Path
 
 
 def check(manifest) -> tuple[Path, ...]:
-    """Check the manifest's F5 section and that its files exist; return the files whose sha256 this
-    backend checks itself, from the bytes it loads (the checkpoint: read once at start-up)."""
+    """Check the manifest's F5 section; return the files whose sha256 this backend checks itself,
+    from the bytes it loads (the checkpoint: read once at start-up). That the files exist is
+    checked with every other listed file (handler.manifest.verify_files), and again when loading."""
     from handler.f5.files import f5_files
 
-    return (f5_files(manifest).checkpoint,)
+    return (f5_files(manifest, check_present=False).checkpoint,)
 
 
 def load(manifest, device, dtype):

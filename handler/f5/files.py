@@ -33,9 +33,9 @@ class F5Files:
         return self.vocoder_dir / "pytorch_model.bin"
 
 
-def f5_files(manifest: Manifest) -> F5Files:
-    """The model's files as the manifest names them; StartupError if the section is malformed or a
-    file is missing."""
+def f5_files(manifest: Manifest, check_present: bool = True) -> F5Files:
+    """The model's files as the manifest names them; StartupError if the section is malformed or (with
+    `check_present`) a file is missing."""
     try:
         model = manifest.model
         files = F5Files(
@@ -50,7 +50,7 @@ def f5_files(manifest: Manifest) -> F5Files:
         raise StartupError(
             f"model manifest unreadable: {manifest.root / MANIFEST_NAME}: {type(exc).__name__}: {exc}"
         ) from None
-    for needed in (files.checkpoint, files.vocab, files.vocoder_config, files.vocoder_weights):
+    for needed in (files.checkpoint, files.vocab, files.vocoder_config, files.vocoder_weights) if check_present else ():
         if not needed.is_file():
             raise StartupError(f"model file missing: {needed}")
     return files

@@ -5,7 +5,7 @@ F5TTS_v1_Base architecture and a real-size Vocos, when the real checkpoint is ab
 the same, only the voice is noise. Checkpoints are written the way upstream publishes them
 (safetensors, EMA weights under `ema_model.`), so they load through the worker's real code path.
 
-    python tests/random_model.py OUT_DIR [--size tiny|full] [--seed 0]
+    python support/random_model.py OUT_DIR [--size tiny|full] [--seed 0]
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ def _reply(request, status: int, data: bytes, body: bool, content_type="applicat
 
 
 def repos_from_model_dir(model_dir: Path, repo_id: str = "test-org/tiny-f5") -> dict[str, Repo]:
-    """Publish a model written by tests/random_model.py the way its files would sit on the hub."""
+    """Publish a model written by support/random_model.py the way its files would sit on the hub."""
     manifest = json.loads((model_dir / "manifest.json").read_text())
     arch = manifest["model"]["arch"]
     config = {"model": {"backbone": "DiT", "arch": arch, "mel_spec": {"mel_spec_type": "vocos"}}}
@@ -143,7 +143,7 @@ WHISPER_REPO = "openai/whisper-large-v3-turbo"
 
 
 def whisper_repo(whisper_dir: Path) -> Repo:
-    """A Whisper folder written by tests/random_model.py, as the hub holds openai/whisper-large-v3-turbo:
+    """A Whisper folder written by support/random_model.py, as the hub holds openai/whisper-large-v3-turbo:
     the transformers files at the top level, next to a model card and .gitattributes (never baked)."""
     files = {path.name: path.read_bytes() for path in sorted(whisper_dir.iterdir()) if path.is_file()}
     files["README.md"] = b"---\nlicense: mit\n---\n# a tiny random Whisper\n"
@@ -158,8 +158,8 @@ def default_layout(repos: dict[str, Repo], repo_id: str = "test-org/tiny-f5") ->
 
 
 if __name__ == "__main__":
-    # Serve a model folder written by tests/random_model.py as hub repos, until interrupted:
-    #   python tests/fake_hub.py MODEL_DIR [PORT]
+    # Serve a model folder written by support/random_model.py as hub repos, until interrupted:
+    #   python support/fake_hub.py MODEL_DIR [PORT]
     import sys
     import time
 
