@@ -88,6 +88,38 @@ def decode_b64_audio(value: str) -> tuple[np.ndarray, int]:
     return data, rate
 
 
+_CONTAINER_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"ID3")
+
+
+def assert_audio_format(data: bytes, fmt: str, samples: int | None = None) -> None:
+    """Assert that `data` is a file in output format `fmt` (handler.audio_codec.OUTPUT_FORMATS), read
+    from the bytes themselves: the container's magic and the codec libsndfile finds in it. A decoder
+    finds the container from the content, so "it decodes" alone would pass a WAV sent as any format.
+    Raw pcm: no container at all, 16 bits a sample (`samples`, when given: exactly that many)."""
+    from handler.audio_codec import OUTPUT_FORMATS
+
+    spec = OUTPUT_FORMATS[fmt]
+    assert data, f"no {fmt} bytes"
+    if spec.soundfile_format is None:
+        head = data[:16]
+        assert not any(head.startswith(magic) for magic in _CONTAINER_MAGIC), f"raw {fmt} has a container header: {head!r}"
+        assert len(data) % 2 == 0, f"raw {fmt}: {len(data)} bytes is not whole 16-bit samples"
+        if samples is not None:
+            assert len(data) == 2 * samples, (len(data), samples)
+        return
+    head = data[:64]
+    magic = {
+        "WAV": head[:4] == b"RIFF" and head[8:12] == b"WAVE",
+        "FLAC": head[:4] == b"fLaC",
+        "MP3": head[:3] == b"ID3" or (head[0] == 0xFF and head[1] & 0xE0 == 0xE0),  # a tag or an MPEG frame sync
+        "OGG": head[:4] == b"OggS" and {"OPUS": b"OpusHead", "VORBIS": b"\x01vorbis"}[spec.subtype] in head,
+    }[spec.soundfile_format]
+    assert magic, f"not {fmt} ({spec.soundfile_format}/{spec.subtype}): starts {data[:16]!r}"
+    info = sf.info(io.BytesIO(data))
+    assert (info.format, info.subtype) == (spec.soundfile_format, spec.subtype), (fmt, info.format, info.subtype)
+    assert info.channels == 1, info.channels
+
+
 def wav_bytes(wave: np.ndarray, rate: int, fmt: str = "WAV", subtype: str | None = "PCM_16") -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, wave, rate, format=fmt, subtype=subtype)

@@ -60,7 +60,7 @@ def test_load_transcriber_loads_offline_and_transcribes(tiny_whisper_dir, no_net
     assert isinstance(text, str) and text  # random weights: garbage, but text
     assert re.fullmatch(r"[a-z ]+", text), text  # the tiny vocabulary: letters F5-TTS can speak
     assert transcribe(speechlike(3.0)) == text  # deterministic
-    assert isinstance(transcribe(np.zeros(12 * 24_000, dtype=np.float32)), str)  # silence, the longest clip
+    assert re.fullmatch(r"[a-z ]*", transcribe(np.zeros(12 * 24_000, dtype=np.float32)))  # silence, the longest clip
     assert no_network == []
 
 

@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import speechlike, wav_bytes
+from conftest import assert_audio_format, speechlike, wav_bytes
 
 from handler import audio_dsp
 from handler.audio_codec import OUTPUT_FORMATS, decode_audio, encode_audio
@@ -19,6 +19,7 @@ RATE = 24_000
 def test_every_format_decodes_back_to_24k_mono_of_the_right_length(fmt):
     wave = speechlike(1.5)
     data = encode_audio(wave, RATE, fmt)
+    assert_audio_format(data, fmt)  # its own container and codec, not just something that decodes
     decoded, rate = sf.read(io.BytesIO(data), dtype="float32")
     assert rate == RATE and decoded.ndim == 1
     assert abs(len(decoded) - len(wave)) <= 0.1 * RATE  # codecs may pad a few frames
@@ -29,6 +30,7 @@ def test_every_format_decodes_back_to_24k_mono_of_the_right_length(fmt):
 def test_pcm_is_raw_little_endian_16_bit():
     wave = np.array([0.0, 0.5, -0.5, 1.5, -2.0], dtype=np.float32)
     data = encode_audio(wave, RATE, "pcm")
+    assert_audio_format(data, "pcm", samples=len(wave))
     assert np.frombuffer(data, "<i2").tolist() == [0, 16384, -16384, 32767, -32767]
 
 

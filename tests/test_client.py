@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import soundfile as sf
-from conftest import ROOT, speechlike, wav_bytes
+from conftest import ROOT, assert_audio_format, speechlike, wav_bytes
 
 sys.path.insert(0, str(ROOT / "client"))
 from f5tts_client import EndpointError, synthesize
@@ -18,6 +18,7 @@ LONG = " ".join(f"Client sentence number {i} makes this text long enough for chu
 @pytest.mark.parametrize("mode", ["runsync", "run"])
 def test_plain_modes_return_the_audio(api, mode):
     result = synthesize(api, {"text": "Client call.", "format": "flac", "seed": 4, "nfe_step": 4}, mode=mode)
+    assert_audio_format(result.audio, "flac")
     audio, rate = sf.read(io.BytesIO(result.audio))
     assert rate == 24000 and abs(len(audio) / rate - result.summary["duration_s"]) < 0.05
     assert result.summary["seed"] == 4
@@ -31,6 +32,7 @@ def test_stream_mode_joins_segments_into_one_file(api, fmt):
     summary = result.summary
     assert summary["done"] is True and summary["segments"] >= 2 and len(pieces) == summary["segments"]
     assert b"".join(pieces) == result.audio
+    assert_audio_format(result.audio, fmt)  # one file in its own container and codec, not any that decodes
     if fmt == "pcm":
         assert abs(len(result.audio) / 2 / 24000 - summary["duration_s"]) <= 0.0005
     else:
@@ -55,6 +57,7 @@ def test_cli_with_a_reference_file(api, tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["bytes"] == out.stat().st_size and sf.read(out)[1] == 24000
+    assert_audio_format(out.read_bytes(), "wav")  # the default format
 
 
 def test_cli_reports_an_unreachable_endpoint(tmp_path):
@@ -75,5 +78,6 @@ def test_cli_streams_mp3_to_standard_output(api):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stderr.decode().strip().splitlines()[-1])
     assert summary["bytes"] == len(result.stdout) and summary["segments"] >= 2
+    assert_audio_format(result.stdout, "mp3")
     audio, rate = sf.read(io.BytesIO(result.stdout))
     assert abs(len(audio) / rate - summary["duration_s"]) < 0.1  # MP3: the encoder's delay and padding

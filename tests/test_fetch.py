@@ -22,6 +22,7 @@ class Handler(BaseHTTPRequestHandler):
             "/ok": lambda: self._send(BODY),
             "/big": lambda: self._send(b"x" * 50_000),
             "/lying": lambda: self._send(b"x" * 50_000, length=100),
+            "/no-length": lambda: self._send(b"x" * 50_000, length=False),  # HTTP/1.0: ends when the server closes
             "/slow": self._slow,
             "/404": lambda: self._send(b"nope", status=404),
             "/to-ok": lambda: self._redirect(f"http://127.0.0.1:{self.server.server_port}/ok"),
@@ -33,7 +34,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, body, status=200, length=None):
         self.send_response(status)
-        self.send_header("Content-Length", str(len(body) if length is None else length))
+        if length is not False:
+            self.send_header("Content-Length", str(len(body) if length is None else length))
         self.end_headers()
         self.wfile.write(body)
 
@@ -113,9 +115,16 @@ def test_size_cap_on_content_length(server):
         fetch(f"http://127.0.0.1:{server}/big")
 
 
-def test_size_cap_on_bytes_read_when_the_header_lies(server):
-    with pytest.raises(InputError):
+def test_size_cap_on_a_declared_length_over_the_limit_even_if_the_body_differs(server):
+    with pytest.raises(InputError, match="download is 100 bytes; the limit is 50 bytes"):
         fetch(f"http://127.0.0.1:{server}/lying", max_bytes=50)
+
+
+def test_size_cap_on_bytes_read_when_no_length_is_declared(server):
+    """No Content-Length to refuse up front: the cap holds on the bytes as they are read."""
+    with pytest.raises(InputError, match="larger than the 10000-byte limit"):
+        fetch(f"http://127.0.0.1:{server}/no-length", max_bytes=10_000)
+    assert len(fetch(f"http://127.0.0.1:{server}/no-length", max_bytes=50_000)) == 50_000  # up to the cap: all of it
 
 
 def test_a_slow_server_is_cut_off_at_the_deadline(server):
@@ -132,10 +141,20 @@ def test_http_errors_and_redirect_loops(server):
         fetch(f"http://127.0.0.1:{server}/loop")
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/a.wav", "file:///etc/passwd", "https:///nohost"])
-def test_other_schemes_are_refused(url):
-    with pytest.raises(InputError):
-        fetch(url, policy=AddressPolicy())
+@pytest.mark.parametrize(
+    "url, policy, needle",
+    [
+        ("ftp://example.com/a.wav", AddressPolicy(), "must use https, not 'ftp'"),
+        ("file:///etc/passwd", AddressPolicy(), "must use https, not 'file'"),
+        ("http://example.com/a.wav", AddressPolicy(), "must use https, not 'http'"),
+        ("ftp://127.0.0.1/a.wav", ONLY_127_0_0_1, "must use https or http, not 'ftp'"),  # plain http allowed, ftp still not
+        ("//example.com/a.wav", AddressPolicy(), "must use https, not 'no scheme'"),
+        ("https:///nohost", AddressPolicy(), "has no host"),
+    ],
+)
+def test_other_schemes_are_refused(url, policy, needle):
+    with pytest.raises(InputError, match=needle):
+        fetch(url, policy=policy)
 
 
 def test_unresolvable_host():

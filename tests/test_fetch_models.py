@@ -2,6 +2,7 @@
 
 import hashlib
 import importlib.util
+import re
 import subprocess
 import sys
 
@@ -198,7 +199,7 @@ def test_whisper_is_fetched_at_its_pin_verified_and_loads_offline(hub_repos, tmp
     from handler.asr import load_transcriber
 
     transcribe = load_transcriber(manifest.asr_dir, torch.device("cpu"), 24_000)  # what the fetch wrote is what loads
-    assert isinstance(transcribe(np.zeros(24_000, dtype=np.float32)), str)
+    assert re.fullmatch(r"[a-z ]*", transcribe(np.zeros(24_000, dtype=np.float32)))  # the tiny vocabulary's letters
 
 
 def test_the_pinned_whisper_weights_must_match_their_published_sha256(hub_repos, tmp_path):

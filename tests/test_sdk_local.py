@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 import soundfile as sf
-from conftest import ROOT, local_api, worker_env
+from conftest import ROOT, assert_audio_format, local_api, worker_env
 
 
 def run_local(model_dir, *args, cwd=ROOT):
@@ -39,6 +39,7 @@ def test_test_input_job_writes_a_playable_file(tiny_model_dir, tmp_path):
     process = run_local(tiny_model_dir, "--test_input", json.dumps(job), "--save_audio", str(out))
     assert process.returncode == 0, process.stderr[-3000:]
     assert "completed successfully" in process.stdout + process.stderr
+    assert_audio_format(out.read_bytes(), "flac")
     audio, rate = sf.read(out)
     assert rate == 24000 and len(audio) > 0.3 * rate
 
@@ -77,6 +78,7 @@ def test_run_then_status(api):
     assert status["status"] == "COMPLETED"
     [result] = status["output"]
     assert result["format"] == "mp3" and audio_of(result)[1] == 24000
+    assert_audio_format(base64.b64decode(result["audio_base64"]), "mp3")
 
 
 def test_stream_yields_segments_then_a_summary(api):
@@ -105,6 +107,7 @@ def test_concurrent_jobs_each_get_their_own_audio(api):
         results = list(pool.map(call, range(8)))
     for seed, result in results:
         assert result["seed"] == seed and "audio_base64" in result
+    assert max(result["timings"]["batched_with"] for _, result in results) >= 2  # they did share model calls
     _, alone = call(3)  # the same request alone gives the same audio (up to float rounding): nothing mixed up
     together, _ = sf.read(io.BytesIO(base64.b64decode(dict(results)[3]["audio_base64"])), dtype="int16")
     solo, _ = sf.read(io.BytesIO(base64.b64decode(alone["audio_base64"])), dtype="int16")
@@ -136,6 +139,7 @@ def test_plain_run_then_status_returns_the_result_object(plain_api):
     status = requests.post(f"{plain_api}/status/{job['id']}", timeout=120).json()
     assert status["status"] == "COMPLETED" and status["output"]["format"] == "mp3"
     assert audio_of(status["output"])[1] == 24000
+    assert_audio_format(base64.b64decode(status["output"]["audio_base64"]), "mp3")
 
 
 def test_plain_refuses_stream_and_says_how_to_deploy_for_it(plain_api):

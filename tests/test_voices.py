@@ -1,6 +1,10 @@
 """Voice library: the ASR hook (what happens when ref_text is omitted), presets and caches.
 The transcriber is injected here: the hook's rules are ours; Whisper itself is not in the tests."""
 
+import base64
+import hashlib
+import re
+
 import pytest
 from conftest import speechlike, wav_bytes
 
@@ -56,8 +60,33 @@ def test_the_cache_is_bounded_and_keeps_the_most_recently_used():
     assert len(empty) == 0 and empty.get("k") is None
 
 
-def test_preset_transcripts_are_upstreams(backend):
+def upstream_examples() -> dict[str, tuple[str, str]]:
+    """The example clips of the installed f5-tts, each with the transcript upstream pairs it with, read
+    from upstream's own files: the English one from its basic CLI config (basic.toml), the Chinese
+    one from the speech-editing script's example (commented out there)."""
+    import tomllib
+
+    from handler.f5.modules import f5_package_dir
+
+    package = f5_package_dir()
+    basic = tomllib.loads((package / "infer" / "examples" / "basic" / "basic.toml").read_text(encoding="utf-8"))
+    edit = (package / "infer" / "speech_edit.py").read_text(encoding="utf-8")
+    clip, text = re.search(r'audio_to_edit = "src/f5_tts/(infer/examples/basic/basic_ref_zh\.wav)"\s*\n#\s*origin_text = "([^"]+)"', edit).groups()
+    return {"en": (basic["ref_audio"], basic["ref_text"]), "zh": (clip, text)}
+
+
+def test_preset_clips_and_transcripts_are_upstreams(backend):
+    """Each preset is one of upstream's example clips with upstream's transcript for it, and the clip is
+    the file the f5-tts wheel shipped (its sha256 in the wheel's RECORD), not another in its place."""
+    from importlib.metadata import files
+
+    from handler.f5.modules import f5_package_dir
+
     presets = load_presets(backend.presets(), None)
-    assert presets["en"].ref_text == "Some call me nature, others call me mother nature."
-    assert presets["zh"].ref_text == "对，这就是我，万人敬仰的太乙真人。"
-    assert all(p.path.is_file() for p in presets.values())
+    package = f5_package_dir()
+    shipped = {str(f): f.hash for f in files("f5-tts") if f.hash}
+    for name, (clip, text) in upstream_examples().items():
+        assert presets[name].ref_text == text, name
+        assert presets[name].path.resolve() == (package / clip).resolve(), name
+        digest = base64.urlsafe_b64encode(hashlib.sha256(presets[name].path.read_bytes()).digest()).rstrip(b"=").decode()
+        assert shipped[f"f5_tts/{clip}"].mode == "sha256" and shipped[f"f5_tts/{clip}"].value == digest, name

@@ -145,8 +145,11 @@ def test_start_up_opens_the_checkpoint_once_and_checks_its_hash_there(fp16_dir, 
         service = build_service(make_settings(fp16_dir, F5_WARMUP="0"))
     finally:
         sys._weights_test_hook = None
-    assert len(opened) == 1
-    assert service is not None
+    try:
+        assert len(opened) == 1
+        assert service.backend.describe()["sha256"] == "True"  # and that one read was hashed (by the model step)
+    finally:
+        service.scheduler.close()
 
 
 def test_a_corrupted_checkpoint_fails_in_the_model_step_from_the_bytes_read(fp16_dir, tmp_path):
