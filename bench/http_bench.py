@@ -14,15 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
 import requests
-from harness import ROOT, machine, model_folder, write_json
+from harness import machine, model_folder, write_json
 
 TEXT = ("The first sentence is short. The second one follows it and is somewhat longer than the first. "
         "A third sentence closes this small paragraph, so the stream has several chunks.")
@@ -95,26 +93,12 @@ def main() -> int:
 
 def measure(model_dir: Path, args) -> tuple[list, list]:
     """The HTTP server's samples, then the queue worker's: one process at a time, one untimed request each."""
-    from support.servers import free_port, local_api, wait_for_port, worker_env
+    from support.servers import http_server, local_api
 
     body = {"input": TEXT, "response_format": args.format, "seed": 7, "nfe_step": args.nfe_step}
-    port = free_port()
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen([sys.executable, "-m", "handler", "serve"], cwd=ROOT, stdout=log,
-                                   stderr=subprocess.STDOUT, env=worker_env(model_dir, PORT=str(port)))
-        try:
-            wait_for_port(port, process, timeout=300)
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 300
-            while requests.get(f"{url}/ping", timeout=5).status_code != 200:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("the HTTP server did not become ready")
-                time.sleep(0.5)
-            http_once(url, body)  # one untimed request
-            http = [http_once(url, body) for _ in range(args.repeats)]
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+    with http_server(model_dir) as url:
+        http_once(url, body)  # one untimed request
+        http = [http_once(url, body) for _ in range(args.repeats)]
 
     with local_api(model_dir) as url:
         queue_once(url, body, args.poll)

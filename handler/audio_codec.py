@@ -70,22 +70,24 @@ MAX_CHANNELS = 8
 SAMPLE_RATE_RANGE = (4_000, 384_000)
 
 
-def decode_audio(data: bytes, max_seconds: float, clip_seconds: float | None = None) -> DecodedAudio:
-    """Decode a reference clip. Every failure is an InputError that says what is wrong (`clip_seconds`:
-    how much of a clip is used, for the message that refuses a long one)."""
+def decode_audio(data: bytes, max_seconds: float, clip_seconds: float | None = None,
+                 field: str = "ref_audio") -> DecodedAudio:
+    """Decode a clip sent as `field`. Every failure is an InputError that names the field and says what
+    is wrong (`clip_seconds`: how much of a clip is used, for the message that refuses a long one)."""
     if not data:
-        raise InputError("ref_audio is empty (0 bytes)")
+        raise InputError(f"{field} is empty (0 bytes)", field=field)
     try:
         with sf.SoundFile(io.BytesIO(data)) as handle:
             rate, channels, frames = handle.samplerate, handle.channels, handle.frames
             if not SAMPLE_RATE_RANGE[0] <= rate <= SAMPLE_RATE_RANGE[1]:
-                raise InputError(f"ref_audio sample rate {rate} Hz is outside {SAMPLE_RATE_RANGE[0]}-{SAMPLE_RATE_RANGE[1]} Hz")
+                raise InputError(f"{field} sample rate {rate} Hz is outside {SAMPLE_RATE_RANGE[0]}-{SAMPLE_RATE_RANGE[1]} Hz", field=field)
             if not 1 <= channels <= MAX_CHANNELS:
-                raise InputError(f"ref_audio has {channels} channels; at most {MAX_CHANNELS} are accepted")
+                raise InputError(f"{field} has {channels} channels; at most {MAX_CHANNELS} are accepted", field=field)
             if frames > 0 and frames / rate > max_seconds:
                 used = f"only the first {clip_seconds:g} s are used: " if clip_seconds else ""
                 raise InputError(
-                    f"ref_audio is {frames / rate:.1f} s long; the limit is {max_seconds:g} s ({used}send a shorter clip)"
+                    f"{field} is {frames / rate:.1f} s long; the limit is {max_seconds:g} s ({used}send a shorter clip)",
+                    field=field,
                 )
             # read at most the cap (+1 frame) even where the header lies about the length
             limit = int(max_seconds * rate) + 1
@@ -94,13 +96,14 @@ def decode_audio(data: bytes, max_seconds: float, clip_seconds: float | None = N
         raise
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError, OverflowError) as exc:
         raise InputError(
-            "ref_audio could not be decoded as WAV, FLAC, OGG/Opus or MP3 "
-            f"({str(exc).strip() or type(exc).__name__}); send one of those formats"
+            f"{field} could not be decoded as WAV, FLAC, OGG/Opus or MP3 "
+            f"({str(exc).strip() or type(exc).__name__}); send one of those formats",
+            field=field,
         ) from None
     if samples.shape[0] == 0:
-        raise InputError("ref_audio holds no samples (zero-length audio)")
+        raise InputError(f"{field} holds no samples (zero-length audio)", field=field)
     if samples.shape[0] / rate > max_seconds:
-        raise InputError(f"ref_audio is longer than the {max_seconds:g} s limit; send a shorter clip")
+        raise InputError(f"{field} is longer than the {max_seconds:g} s limit; send a shorter clip", field=field)
     if not np.isfinite(samples).all():
-        raise InputError("ref_audio contains NaN or infinite samples")
+        raise InputError(f"{field} contains NaN or infinite samples", field=field)
     return DecodedAudio(samples=samples, sample_rate=rate)

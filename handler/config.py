@@ -80,6 +80,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("F5_VOICES_DIR", "voices_dir", "path", None),
     Variable("F5_DEFAULT_VOICE", "default_voice", "text", "en"),
     Variable("F5_PRESIGN_EXPIRY", "presign_expiry_s", "int", 3600, 60, 7 * 24 * 3600),
+    # stored voices (handler.voice_store): a folder or s3://bucket/prefix; none: no voices can be created
+    Variable("F5_VOICE_STORE", "voice_store", "text", ""),
+    Variable("F5_VOICE_CONSENT", "voice_consent_required", "bool", True),  # creating a voice needs a consent id
+    Variable("F5_VOICE_STORE_MAX", "voice_store_max", "int", 1000, 1, 1_000_000),  # voices (and consents) at most
+    # a worker checks a cached stored voice against the store again after this long (the delete bound)
+    Variable("F5_VOICE_RECHECK_S", "voice_recheck_s", "float", 30.0, 0.0, 60.0),
     # the queue worker's handler shape (handler.worker): stream (a generator) | plain (one result object)
     Variable("F5_HANDLER", "handler_mode", "choice", "stream", choices=("stream", "plain")),
     # which front door `python -m handler` opens without a command (handler.__main__)
@@ -115,6 +121,10 @@ class Settings:
     voices_dir: Path | None
     default_voice: str
     presign_expiry_s: int
+    voice_store: str
+    voice_consent_required: bool
+    voice_store_max: int
+    voice_recheck_s: float
     handler_mode: str
     mode: str
     http_port: int

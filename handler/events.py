@@ -2,9 +2,10 @@
 
 A streamed request gives `Audio` events, one per piece in order (their bytes joined are one file),
 then `Finished`; a whole request gives only `Finished`, which carries the file (or the URL it was
-uploaded to). At any point one `Failure` may come instead, and nothing follows it. The front doors turn these into their own shapes: RunPod JSON with base64
-(handler.worker), HTTP bodies and status codes (handler.http_app), a file (handler.say). None of them
-reads a message's wording: the kind, the field and `replace_worker` say what they need.
+uploaded to). At any point one `Failure` may come instead, and nothing follows it. The front doors
+turn these into their own shapes: RunPod JSON with base64 (handler.worker), HTTP bodies and status
+codes (handler.http_app), a file (handler.say). None of them reads a message's wording: the kind,
+the field and `replace_worker` say what they need.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from handler.audio_codec import OutputFormat
 
 class FailureKind(enum.Enum):
     INVALID_INPUT = "invalid_input"  # the request is wrong; the message says what to fix
+    NOT_FOUND = "not_found"  # what it names (a stored voice, a consent) does not exist
+    NOT_CONFIGURED = "not_configured"  # it needs what this deployment has not set up (a voice store)
+    UNAVAILABLE = "unavailable"  # a dependency (the voice store) failed; a retry may succeed
     DELIVERY = "delivery"  # the audio was made but could not be handed back (bucket)
     SHUTTING_DOWN = "shutting_down"  # the worker is stopping; retry on another
     WORKER_BROKEN = "worker_broken"  # the GPU failed: this worker must be replaced; retry on another
@@ -56,6 +60,7 @@ class Finished(_Sound):
     chunks: int
     text: str  # the text as spoken (after normalisation)
     timings: dict[str, Any]
+    dropped: tuple[str, ...] = ()  # characters left out of the text: soundless, and not in the model's vocabulary
     streamed: bool = False
     pieces: int = 0  # Audio events sent before this one (a stream's)
     audio: bytes | None = None  # a whole request's file, to hand back
@@ -74,3 +79,23 @@ class Failure:
 
 
 Event = Audio | Finished | Failure
+
+
+def failure_for(exc: BaseException) -> Failure | None:
+    """The failure an expected error stands for (None for anything else: a bug, a GPU fault)."""
+    from handler.errors import (
+        DeliveryError,
+        InputError,
+        NotConfiguredError,
+        NotFoundError,
+        UnavailableError,
+    )
+    from handler.scheduler import SchedulerClosed
+
+    kinds = ((InputError, FailureKind.INVALID_INPUT), (NotFoundError, FailureKind.NOT_FOUND),
+             (NotConfiguredError, FailureKind.NOT_CONFIGURED), (UnavailableError, FailureKind.UNAVAILABLE),
+             (DeliveryError, FailureKind.DELIVERY), (SchedulerClosed, FailureKind.SHUTTING_DOWN))
+    for error, kind in kinds:
+        if isinstance(exc, error):
+            return Failure(kind, str(exc), getattr(exc, "field", None))
+    return None

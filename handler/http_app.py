@@ -6,17 +6,15 @@ generator in threads, and sends the bytes of its audio events as they come (chun
 kind picks the status (FAILURE_STATUS), its field the `param`: no message wording is read.
 Start-up, the ports, signals and the drain live in handler/http_serve.py.
 
-Routes: GET /ping (RunPod's health check), POST /v1/audio/speech, GET /v1/models, GET /v1/audio/voices.
-Errors are OpenAI-style JSON, `{"error": {"message", "type", "param", "code"}}`: 4xx for what the
-caller can fix, 5xx only for faults of the worker itself.
+Routes: GET /ping (RunPod's health check), POST /v1/audio/speech, GET /v1/models; the voices and
+consents routes are handler/http_voices.py's. Errors are OpenAI-style JSON,
+`{"error": {"message", "type", "param", "code"}}` (handler/http_common.py): 4xx for what the caller
+can fix, 5xx only for faults of the worker itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import itertools
-import json
 import logging
 import secrets
 import threading
@@ -32,119 +30,28 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from handler.audio_codec import OUTPUT_FORMATS
-from handler.events import Audio, Failure, FailureKind, Finished
-from handler.schema import MAX_SEED, OPENAI_ALIASES
+from handler.events import Audio, Failure, Finished
+from handler.http_common import (
+    RETRY_AFTER_BUSY_S,
+    ApiError,
+    HttpState,
+    error_response,
+    gate,
+    read_json,
+    service_error,
+)
+from handler.http_voices import voice_routes
+from handler.schema import MAX_SEED
 
 log = logging.getLogger("handler.http")
 
 OPENAI_DEFAULT_FORMAT = "mp3"  # what OpenAI's API answers when response_format is not given
-RETRY_AFTER_BUSY_S = 1
-RETRY_AFTER_STARTING_S = 5
 _END = object()
-
-
-class ApiError(Exception):
-    def __init__(
-        self, status: int, message: str, code: str | None = None, param: str | None = None, headers: dict | None = None
-    ):
-        super().__init__(message)
-        self.status, self.message, self.code, self.param, self.headers = status, message, code, param, headers
 
 
 class StreamAborted(Exception):
     """Raised inside a response body that already started: the connection is cut (no final chunk), so
     the client sees an incomplete response, never a truncated file that looks complete."""
-
-
-class Inflight:
-    """Requests being served (admitted and not yet finished or closed); thread-safe."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self._count = 0
-        self._lock = threading.Lock()
-
-    @property
-    def count(self) -> int:
-        with self._lock:
-            return self._count
-
-    def try_acquire(self) -> bool:
-        with self._lock:
-            if self._count >= self.limit:
-                return False
-            self._count += 1
-            return True
-
-    def release(self) -> None:
-        with self._lock:
-            self._count -= 1
-
-
-class HttpState:
-    """What the routes need, set by handler/http_serve.py as the worker starts, serves and stops."""
-
-    def __init__(self, api_key: str = ""):
-        self.phase = "starting"  # starting | ready | failed | draining
-        self.reason = ""
-        self.service = None
-        self.model_name = "f5-tts"
-        self.inflight = Inflight(0)
-        self.executor: ThreadPoolExecutor | None = None
-        self.on_broken: Callable[[str], None] = lambda reason: None
-        self._api_key = api_key.encode()
-        self._ids = itertools.count(1)
-
-    def ready(self, service, max_inflight: int) -> None:
-        self.service, self.model_name = service, service.model_name
-        self.inflight = Inflight(max_inflight)
-        # one thread per request in flight steps its generator, plus spares; never the loop's default pool
-        self.executor = ThreadPoolExecutor(max_workers=max_inflight + 4, thread_name_prefix="f5-http")
-        self.phase = "ready"
-
-    def authorized(self, request: Request) -> bool:
-        if not self._api_key:
-            return True
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self._api_key)
-
-    def next_id(self) -> str:
-        return f"http-{next(self._ids)}"
-
-
-# ---- errors ------------------------------------------------------------------------------------------
-_TYPES = {
-    400: "invalid_request_error",
-    401: "invalid_request_error",
-    404: "invalid_request_error",
-    405: "invalid_request_error",
-    413: "invalid_request_error",
-    415: "invalid_request_error",
-    429: "rate_limit_error",
-}
-# a service failure's kind → (HTTP status, OpenAI error code, headers)
-FAILURE_STATUS: dict[FailureKind, tuple[int, str, dict | None]] = {
-    FailureKind.INVALID_INPUT: (400, "invalid_request", None),
-    FailureKind.DELIVERY: (502, "delivery_failed", None),
-    FailureKind.SHUTTING_DOWN: (503, "shutting_down", {"Retry-After": str(RETRY_AFTER_BUSY_S)}),
-    FailureKind.WORKER_BROKEN: (503, "worker_failed", None),
-    FailureKind.INTERNAL: (500, "internal_error", None),
-}
-_OPENAI_NAME = {name: alias for alias, name in OPENAI_ALIASES.items()}  # the contract's names → OpenAI's
-
-
-def error_response(
-    status: int, message: str, code: str | None = None, param: str | None = None, headers: dict | None = None
-) -> JSONResponse:
-    kind = _TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
-    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def _service_error(failure: Failure) -> ApiError:
-    status, code, headers = FAILURE_STATUS[failure.kind]
-    param = _OPENAI_NAME.get(failure.field, failure.field)
-    return ApiError(status, failure.message, code, param, headers)
 
 
 # ---- the request, OpenAI names onto the worker contract --------------------------------------------------
@@ -175,6 +82,8 @@ def to_job(body: Any) -> dict:
             "stream_format",
         )
     job.pop("instructions", None)  # OpenAI's style prompt: F5-TTS takes its style from the reference voice
+    if job.get("ref_audio") is not None:
+        job.pop("voice", None)  # an inline reference (extra_body) wins over `voice`, which OpenAI's clients require
     if isinstance(job.get("stream", False), bool):
         job["stream"] = True  # the answer is always sent as it is made
     if job.get("seed") is None:  # chosen here so that the X-Seed header can carry it
@@ -217,55 +126,12 @@ class ServiceStream:
 
 
 # ---- routes ---------------------------------------------------------------------------------------------
-def _gate(state: HttpState, request: Request) -> None:
-    if state.phase == "starting":
-        raise ApiError(
-            503,
-            "the worker is starting; retry shortly",
-            "starting",
-            headers={"Retry-After": str(RETRY_AFTER_STARTING_S)},
-        )
-    if state.phase != "ready":
-        raise ApiError(
-            503,
-            f"the worker is not taking requests ({state.phase}); retry on another worker",
-            state.phase,
-            headers={"Retry-After": str(RETRY_AFTER_BUSY_S)},
-        )
-    if not state.authorized(request):
-        raise ApiError(
-            401,
-            "missing or wrong API key: send 'Authorization: Bearer <F5_API_KEY>'",
-            "invalid_api_key",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
-async def _read_json(request: Request, limit: int) -> Any:
-    # any content type is read as JSON: `curl -d` sends form-urlencoded by default
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"the body is {declared} bytes, over the {limit}-byte limit", "body_too_large")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"the body is over the {limit}-byte limit", "body_too_large")
-        chunks.append(chunk)
-    try:
-        return json.loads(b"".join(chunks))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ApiError(
-            400, f"the body is not valid JSON ({exc}); send a JSON object with at least 'input'", "invalid_json"
-        ) from None
-
-
 def create_app(state: HttpState, max_body_bytes: int = 40_000_000) -> Starlette:
     async def ping(request: Request) -> Response:
         return _ping(state)
 
     async def models(request: Request) -> Response:
-        _gate(state, request)
+        gate(state, request)
         created = 0
         data = [
             {"id": name, "object": "model", "created": created, "owned_by": "f5-tts"}
@@ -273,25 +139,9 @@ def create_app(state: HttpState, max_body_bytes: int = 40_000_000) -> Starlette:
         ]
         return JSONResponse({"object": "list", "data": data})
 
-    async def voices(request: Request) -> Response:
-        _gate(state, request)
-        presets = state.service.voices.presets
-        default = state.service.settings.default_voice
-        data = [
-            {
-                "id": name,
-                "object": "voice",
-                "name": name,
-                "language": getattr(presets[name], "language", ""),
-                "default": name == default,
-            }
-            for name in sorted(presets)
-        ]
-        return JSONResponse({"object": "list", "data": data, "voices": sorted(presets), "default": default})
-
     async def speech(request: Request) -> Response:
-        _gate(state, request)
-        job = to_job(await _read_json(request, max_body_bytes))
+        gate(state, request)
+        job = to_job(await read_json(request, max_body_bytes))
         if not state.inflight.try_acquire():
             raise ApiError(
                 429,
@@ -311,7 +161,7 @@ def create_app(state: HttpState, max_body_bytes: int = 40_000_000) -> Starlette:
             stream.close()
             if isinstance(first, Failure):
                 _check_broken(state, first)
-                raise _service_error(first)
+                raise service_error(first)
             raise ApiError(500, "internal error: the service returned no audio", "internal_error")
         headers = {"X-Seed": str(job["seed"]), "X-Request-Id": job_id, "Cache-Control": "no-store"}
         return _AudioStream(
@@ -323,7 +173,8 @@ def create_app(state: HttpState, max_body_bytes: int = 40_000_000) -> Starlette:
 
     async def on_http_error(request: Request, exc: HTTPException) -> Response:
         message = {
-            404: f"no route {request.url.path}; see /v1/audio/speech, /v1/models, /v1/audio/voices, /ping",
+            404: f"no route {request.url.path}; see /v1/audio/speech, /v1/models, /v1/audio/voices, "
+                 "/v1/audio/voice_consents, /ping",
             405: f"{request.method} is not allowed on {request.url.path}",
         }.get(exc.status_code, str(exc.detail))
         return error_response(
@@ -341,7 +192,7 @@ def create_app(state: HttpState, max_body_bytes: int = 40_000_000) -> Starlette:
         Route("/ping", ping, methods=["GET"]),
         Route("/v1/audio/speech", speech, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
-        Route("/v1/audio/voices", voices, methods=["GET"]),
+        *voice_routes(state),
     ]
     app = Starlette(
         routes=routes, exception_handlers={ApiError: on_api_error, HTTPException: on_http_error, Exception: on_crash}

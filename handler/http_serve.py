@@ -83,7 +83,8 @@ async def _in_thread(function, *args):
 
 
 async def _serve(settings) -> int:
-    from handler.http_app import HttpState, create_app, create_health_app
+    from handler.http_app import create_app, create_health_app
+    from handler.http_common import HttpState
 
     state = HttpState(settings.api_key)
     max_body = int(settings.ref_max_bytes * 4 / 3) + 4 * settings.max_text_chars + 1_000_000

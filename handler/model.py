@@ -76,6 +76,7 @@ class Plan(Protocol):
 class ModelBackend(Protocol):
     sample_rate: int
     device_kind: str  # "cuda" or "cpu": which batching defaults apply
+    shortest_chunk_bytes: int  # text shorter than this is spoken differently: a stream's cut never leaves it alone
 
     def describe(self) -> dict[str, str]:
         """Facts for the start-up line (parameters, vocabulary, checkpoint precision, ...)."""

@@ -54,6 +54,9 @@ class TTSRequest(BaseModel):
                 data[name] = data.pop(alias)
         if isinstance(data.get("format"), str):
             data["format"] = data["format"].strip().lower()
+        voice = data.get("voice")
+        if isinstance(voice, dict) and set(voice) == {"id"}:  # OpenAI's custom voice object: {"id": "voice_…"}
+            data["voice"] = voice["id"]
         return data
 
     @field_validator("text")

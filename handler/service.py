@@ -15,20 +15,20 @@ import secrets
 import time
 import traceback
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from handler import audio_dsp
+from handler import audio_dsp, speakable
 from handler.audio_codec import OUTPUT_FORMATS, encode_audio
 from handler.batching import BatchingPolicy
 from handler.crossfade import CrossfadeJoiner, crossfade_join
 from handler.delivery import Delivery
-from handler.errors import DeliveryError, InputError, is_cuda_failure
-from handler.events import Audio, Event, Failure, FailureKind, Finished
+from handler.errors import InputError, is_cuda_failure
+from handler.events import Audio, Event, Failure, FailureKind, Finished, failure_for
 from handler.fetch import AddressPolicy, download
 from handler.model import ModelBackend, Plan, SynthesisParams, Voice
-from handler.scheduler import ItemResult, Scheduler, SchedulerClosed
+from handler.scheduler import ItemResult, Scheduler
 from handler.schema import MAX_SEED, TTSRequest, parse_request
 from handler.stream_encoder import open_stream_encoder
 from handler.text_chunks import chunk_text, normalize_text
@@ -46,11 +46,18 @@ class EmptyResult(RuntimeError):
     """The request's audio came out empty: never answered as a success."""
 
 
+class Spoken(NamedTuple):
+    text: str  # as it is spoken: normalised, soundless characters left out
+    dropped: tuple[str, ...]  # the characters left out
+
+
 class Service:
     def __init__(self, settings, backend: ModelBackend, scheduler: Scheduler, voices: VoiceLibrary,
-                 delivery: Delivery | None = None, policy: BatchingPolicy | None = None, model_name: str = "f5-tts"):
+                 delivery: Delivery | None = None, policy: BatchingPolicy | None = None, model_name: str = "f5-tts",
+                 voice_api=None):
         self.settings = settings
         self.model_name = model_name  # the manifest's name for the model
+        self.voice_api = voice_api  # handler.voice_api.VoiceApi: stored voices and consents, for the front doors
         self.backend = backend
         self.scheduler = scheduler
         self.voices = voices
@@ -74,21 +81,20 @@ class Service:
             started = time.perf_counter()
             request = parse_request(job_input, self.settings.max_text_chars)
             yield from self._serve(request, job_id, started)
-        except InputError as exc:
-            yield Failure(FailureKind.INVALID_INPUT, str(exc), exc.field)
-        except DeliveryError as exc:
-            yield Failure(FailureKind.DELIVERY, str(exc))
-        except SchedulerClosed as exc:
-            yield Failure(FailureKind.SHUTTING_DOWN, str(exc))
         except Exception as exc:  # noqa: BLE001 - the worker must answer, whatever broke
-            if is_cuda_failure(exc):
-                self.broken = f"{type(exc).__name__}: {str(exc)[:200]}"
-                log.error("GPU failure, asking for a fresh worker: %s", self.broken)
-                yield Failure(FailureKind.WORKER_BROKEN,
-                              f"GPU failure: {self.broken}; the worker will be replaced, retry the job")
-            else:
-                log.error("internal error on job %s:\n%s", job_id, traceback.format_exc())
-                yield Failure(FailureKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+            yield self.failure(exc, job_id)
+
+    def failure(self, exc: Exception, job_id: str) -> Failure:
+        """What an exception means for the caller; a GPU failure also marks this worker broken."""
+        expected = failure_for(exc)
+        if expected is not None:
+            return expected
+        if is_cuda_failure(exc):
+            self.broken = f"{type(exc).__name__}: {str(exc)[:200]}"
+            log.error("GPU failure, asking for a fresh worker: %s", self.broken)
+            return Failure(FailureKind.WORKER_BROKEN, f"GPU failure: {self.broken}; the worker will be replaced, retry the job")
+        log.error("internal error on job %s:\n%s", job_id, "".join(traceback.format_exception(exc)))
+        return Failure(FailureKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
 
     def warmup(self) -> dict:
         """Real syntheses through the full path with the default parameters, so the first request pays
@@ -115,15 +121,11 @@ class Service:
             raise InputError("output 'url' is not available with stream: true (streamed audio is sent as it is made)",
                              field="output")
         voice = self._voice(request)
-        text = self.normalized(request.text, request.normalize)
-        unknown = self.backend.unknown_characters(text)
-        if unknown:
-            shown = ", ".join(f"{c!r} (U+{ord(c[0]):04X})" if len(c) == 1 else repr(c) for c in unknown[:10])
-            raise InputError(f"text contains characters the model cannot speak: {shown}; remove or spell them out",
-                             field="text")
+        text, dropped = self._speakable(self.normalized(request.text, request.normalize))
         # a stream starts with a short chunk so its first audio comes early; otherwise the model's chunks
         first = self.backend.text_budget(voice, request.speed, self.policy.first_chunk_s) if request.stream else None
-        chunks = chunk_text(text, self.backend.text_budget(voice, request.speed), first_max_bytes=first)
+        chunks = chunk_text(text, self.backend.text_budget(voice, request.speed), first_max_bytes=first,
+                            min_rest_bytes=self.backend.shortest_chunk_bytes)
         params = SynthesisParams(
             nfe_step=request.nfe_step,
             cfg_strength=request.cfg_strength,
@@ -136,14 +138,31 @@ class Service:
         plan = self.backend.plan(voice, chunks, params, next(self._requests))
         timer = StageTimer()
         timer.add("preprocess", started)
+        spoken = Spoken(text, tuple(dropped))
         if request.stream:
-            yield from self._stream(request, plan, text, timer, started)
+            yield from self._stream(request, plan, spoken, timer, started)
         else:
-            yield from self._whole(request, plan, text, timer, started, job_id)
+            yield from self._whole(request, plan, spoken, timer, started, job_id)
+
+    def _speakable(self, text: str) -> tuple[str, list[str]]:
+        """The text without the soundless characters the model cannot speak (emoji, ...), and those
+        characters; InputError naming them when letters or digits of another script remain."""
+        unknown = self.backend.unknown_characters(text)
+        refused = [token for token in unknown if not speakable.soundless(token)]
+        if refused:
+            raise InputError(f"text contains characters the model cannot speak: {speakable.describe(refused)}; "
+                             "remove or spell them out", field="text")
+        dropped = sorted(set(unknown))
+        if dropped:
+            text = speakable.without(text, set(dropped))
+            if not text:
+                raise InputError(f"text has nothing the model can speak once {speakable.describe(dropped)} are left "
+                                 "out; send words", field="text")
+        return text, dropped
 
     def _voice(self, request: TTSRequest) -> Voice:
         if request.ref_audio is None:
-            return self.voices.preset(request.voice or self.settings.default_voice)
+            return self.voices.named(request.voice or self.settings.default_voice)
         value = request.ref_audio.strip()
         try:
             if value.startswith(("https://", "http://")):
@@ -184,7 +203,7 @@ class Service:
             for future in futures:
                 future.cancel()  # a caller that stops early frees the scheduler of its chunks
 
-    def _whole(self, request, plan, text, timer, started, job_id) -> Iterator[Event]:
+    def _whole(self, request, plan, spoken, timer, started, job_id) -> Iterator[Event]:
         rate = self.backend.sample_rate
         stats: dict = {}
         waves = list(self._results(plan, timer, stats, first_alone=False))
@@ -197,12 +216,13 @@ class Service:
         fmt = OUTPUT_FORMATS[request.format]
         delivered = self.delivery.deliver(
             audio, output=request.output, fmt=fmt, content_type=fmt.content_type_at(rate), job_id=job_id,
-            other_bytes=len(json.dumps(text)) + 1000, timer=timer,  # the answer's other fields, generously
+            other_bytes=len(json.dumps(spoken.text)) + 1000, timer=timer,  # the answer's other fields, generously
         )
-        yield Finished(fmt, rate, len(wave), plan.params.seed, len(plan.chunks), text,
-                       _timings(timer, started, len(wave), rate, stats), audio=delivered.audio, url=delivered.url)
+        yield Finished(fmt, rate, len(wave), plan.params.seed, len(plan.chunks), spoken.text,
+                       _timings(timer, started, len(wave), rate, stats), dropped=spoken.dropped,
+                       audio=delivered.audio, url=delivered.url)
 
-    def _stream(self, request, plan, text, timer, started) -> Iterator[Event]:
+    def _stream(self, request, plan, spoken, timer, started) -> Iterator[Event]:
         """Audio pieces as the chunks finish, then the summary. One encoder serves the whole stream,
         so the pieces' bytes joined in order are one valid file in the format."""
         rate = self.backend.sample_rate
@@ -247,8 +267,8 @@ class Service:
             yield piece(audio, pending_samples)
         timings = _timings(timer, started, total_samples, rate, stats)
         timings["first_audio_s"] = round(first_audio_s or 0.0, 4)
-        yield Finished(fmt, rate, total_samples, plan.params.seed, len(plan.chunks), text, timings,
-                       streamed=True, pieces=sent)
+        yield Finished(fmt, rate, total_samples, plan.params.seed, len(plan.chunks), spoken.text, timings,
+                       dropped=spoken.dropped, streamed=True, pieces=sent)
 
 
 def _account(result: ItemResult, timer: StageTimer, stats: dict) -> None:

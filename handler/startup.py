@@ -144,14 +144,23 @@ def build_service(settings: Settings, verify_hashes: bool | None = None):
             details.update(dir=manifest.asr_dir.name, device=device.type)
 
     with step("voices") as details:
+        from handler.storage import BucketConfig
+        from handler.voice_store import VoiceStore, open_blobs
         from handler.voices import VoiceLibrary
 
-        voices = VoiceLibrary.from_settings(backend, settings, transcribe)
+        store = None
+        if settings.voice_store:
+            try:
+                store = VoiceStore(open_blobs(settings.voice_store, BucketConfig.from_env()), settings.voice_store_max)
+            except ValueError as exc:
+                raise StartupError(str(exc)) from None
+        voices = VoiceLibrary.from_settings(backend, settings, transcribe, store)
         if settings.default_voice not in voices.presets:
             known = ", ".join(sorted(voices.presets))
             raise StartupError(f"F5_DEFAULT_VOICE={settings.default_voice!r} is not a preset ({known})")
         voices.preset(settings.default_voice)  # decode and cache the default voice's features now
-        details.update(presets=",".join(sorted(voices.presets)), asr=transcribe is not None)
+        details.update(presets=",".join(sorted(voices.presets)), asr=transcribe is not None,
+                       store=store.where if store else "none")
 
     with step("storage") as details:
         from handler.delivery import Delivery
@@ -162,8 +171,12 @@ def build_service(settings: Settings, verify_hashes: bool | None = None):
         details.update(bucket=bucket.bucket if bucket else "none")
 
     from handler.service import Service
+    from handler.voice_api import VoiceApi
 
-    service = Service(settings, backend, scheduler, voices, delivery, policy, model_name=manifest.model_name)
+    voice_api = VoiceApi(voices, store, consent_required=settings.voice_consent_required,
+                         max_seconds=settings.ref_max_seconds)
+    service = Service(settings, backend, scheduler, voices, delivery, policy, model_name=manifest.model_name,
+                      voice_api=voice_api)
     if settings.warmup:
         with step("warmup") as details:
             timings = service.warmup()

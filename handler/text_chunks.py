@@ -5,7 +5,8 @@ Sentences (split after . ! ? ; : , and their CJK forms) are packed into chunks o
 - a single sentence longer than the limit is split further, at spaces, and as a last resort between
   characters, so no chunk overflows (upstream lets it overflow);
 - a stream may ask for a short first chunk (`first_max_bytes`): the first sentences or clauses that
-  fit, so its first audio comes after a small part of the work. The other chunks follow upstream's rule.
+  fit, so its first audio comes after a small part of the work, unless what would follow is shorter
+  than `min_rest_bytes`. The other chunks follow upstream's rule.
 """
 
 from __future__ import annotations
@@ -81,17 +82,21 @@ def _take_first(pieces: list[str], first_max_bytes: int) -> tuple[str, list[str]
     return head, pieces[taken:]
 
 
-def chunk_text(text: str, max_bytes: int, first_max_bytes: int | None = None) -> list[str]:
+def chunk_text(text: str, max_bytes: int, first_max_bytes: int | None = None, min_rest_bytes: int = 0) -> list[str]:
     """Chunks of at most `max_bytes` bytes each (the first at most `first_max_bytes`, when given);
-    joining them with spaces gives the text back."""
+    joining them with spaces gives the text back. A short first chunk is cut only where what follows
+    it is at least `min_rest_bytes` long: a model may speak a tiny last chunk differently (F5-TTS
+    speaks text under 10 bytes slowly), and a stream must not cost its text that."""
     if max_bytes < 1 or (first_max_bytes is not None and first_max_bytes < 1):
         raise ValueError("max_bytes must be positive")
     text = normalize_text(text)
     pieces = _pieces(text, max_bytes)
     chunks: list[str] = []
     if first_max_bytes is not None and pieces and first_max_bytes < max_bytes:
-        first, pieces = _take_first(pieces, first_max_bytes)
-        chunks.append(first)
+        first, rest = _take_first(pieces, first_max_bytes)
+        if not rest or _byte_len(" ".join(rest)) >= min_rest_bytes:
+            chunks.append(first)
+            pieces = rest
     current = ""
     for piece in pieces:
         candidate = _joined(current, piece)

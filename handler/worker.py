@@ -28,6 +28,8 @@ from typing import Any
 
 from handler.events import Audio, Event, Failure, Finished
 from handler.platform_limits import STREAM_MESSAGE_BYTES
+from handler.voice_api import FILE_FIELDS, SAMPLE_MAX_BYTES, run_operation
+from handler.voices import decode_base64_audio
 
 _END = object()
 
@@ -65,6 +67,7 @@ def result_message(event: Finished) -> dict[str, Any]:
         "seed": event.seed,
         "chunks": event.chunks,
         "text": event.text,
+        "dropped": list(event.dropped),
     }
     if event.audio is not None:
         body["audio_base64"] = _b64(event.audio)
@@ -101,7 +104,24 @@ class Worker:
         self.sdk_config = sdk_config  # the dict given to runpod.serverless.start; the SDK reads it after each job
 
     def _messages(self, job: dict) -> Iterator[dict]:
-        return messages(self.service.events(job.get("input"), str(job.get("id", "job"))))
+        job_input, job_id = job.get("input"), str(job.get("id", "job"))
+        if isinstance(job_input, dict) and job_input.get("operation", "speech") != "speech":
+            return iter([self._voice_operation(job_input, job_id)])
+        if isinstance(job_input, dict):
+            job_input = {key: value for key, value in job_input.items() if key != "operation"}
+        return messages(self.service.events(job_input, job_id))
+
+    def _voice_operation(self, job_input: dict, job_id: str) -> dict:
+        """A job of the voices API (handler.voice_api): its one answer, or its error."""
+        fields = {key: value for key, value in job_input.items() if key != "operation"}
+        try:
+            for name in FILE_FIELDS:
+                if name in fields:
+                    fields[name] = decode_base64_audio(fields[name], SAMPLE_MAX_BYTES, name) if isinstance(
+                        fields[name], str) else None
+            return run_operation(self.service.voice_api, job_input["operation"], fields)
+        except Exception as exc:  # noqa: BLE001 - the job gets its error, whatever broke
+            return error_message(self.service.failure(exc, job_id))
 
     def _ask_for_refresh(self, message: dict) -> dict:
         if message.pop("refresh_worker", False):

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -66,3 +67,32 @@ def local_api(model_dir: Path, **env: str):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def http_server(model_dir: Path, timeout: float = 300, **env: str):
+    """The worker's HTTP mode (`python -m handler serve`) as a real process, ready (/ping 200): its URL."""
+    import urllib.request
+
+    port = free_port()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen([sys.executable, "-m", "handler", "serve"], cwd=ROOT, stdout=log,
+                                   stderr=subprocess.STDOUT, env=worker_env(model_dir, PORT=str(port), **env))
+        try:
+            wait_for_port(port, process, timeout=timeout)
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    if urllib.request.urlopen(f"{url}/ping", timeout=5).status == 200:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline or process.poll() is not None:
+                    log.seek(0)
+                    raise TimeoutError(f"the HTTP server did not become ready:\n{log.read()[-3000:].decode(errors='replace')}")
+                time.sleep(0.3)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=60)

@@ -18,20 +18,14 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import ROOT, flip_a_byte, free_port, worker_env
+from conftest import ROOT, assert_audio_format, flip_a_byte, free_port, worker_env
+
+from handler.audio_codec import OUTPUT_FORMATS
 
 FAST = {"nfe_step": 4}
 SHORT = "Hello there."
 TWO_CHUNKS = "Hello there, how are you today? This is the second sentence of the test."  # two stream chunks
 LONG = " ".join(f"Sentence number {n} of a longer text, read aloud." for n in range(1, 9))
-CONTENT_TYPES = {
-    "wav": "audio/wav",
-    "flac": "audio/flac",
-    "mp3": "audio/mpeg",
-    "opus": "audio/ogg",
-    "ogg": "audio/ogg",
-    "pcm": "audio/L16",
-}
 RATE = 24_000
 KEY = "s3cret-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -89,11 +83,13 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tiny_model_dir, tmp_path_factory):
-    """One server for the module: a bound of 3 in flight, /ping on a port of its own, a bearer token."""
+    """One server for the module: a bound of 3 in flight, /ping on a port of its own, a bearer token,
+    and model calls of up to 3 chunks (1 is the CPU default) so that concurrent requests share them."""
     served = Server(
         tiny_model_dir,
         tmp_path_factory.mktemp("http") / "server.log",
         F5_HTTP_MAX_INFLIGHT="3",
+        F5_MAX_BATCH="3",
         PORT_HEALTH=str(free_port()),
         F5_API_KEY=KEY,
     )
@@ -108,13 +104,29 @@ def speech(url: str, body, headers: dict | None = AUTH, timeout: float = 120) ->
     return httpx.post(f"{url}/v1/audio/speech", json=body, headers=headers, timeout=timeout)
 
 
+def format_of(content_type: str) -> str:
+    """The output format a response's Content-Type names (exactly as handler.audio_codec writes it)."""
+    [name] = [name for name, spec in OUTPUT_FORMATS.items() if spec.content_type_at(RATE) == content_type]
+    return name
+
+
+def audio_body(response, fmt: str, data: bytes | None = None) -> bytes:
+    """A 200 answer's body, checked: its Content-Type names `fmt`, and the bytes are that container
+    and codec (the header comes from a table, so only the bytes can tell what was really sent)."""
+    assert response.status_code == 200, response.status_code
+    content_type = response.headers["content-type"]
+    assert format_of(content_type) == fmt, (fmt, content_type)
+    data = response.content if data is None else data
+    assert_audio_format(data, fmt)
+    return data
+
+
 def decode(data: bytes, fmt: str) -> np.ndarray:
     """The samples of a response body, decoded by FFmpeg (another decoder than the encoder's library);
     WAV, Ogg and MP3 are also read with libsndfile and must agree in length."""
     if fmt == "pcm":
         return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32767.0
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("needs ffmpeg (scripts/dev-setup.sh installs it)")
+    assert shutil.which("ffmpeg"), "needs ffmpeg (scripts/dev-setup.sh installs it)"  # a failure, never a skip
     with tempfile.NamedTemporaryFile(suffix=f".{fmt}") as handle:
         handle.write(data)
         handle.flush()
@@ -148,9 +160,8 @@ def test_openai_client_gets_audio_of_the_right_length_in_each_format(server):
         with client.audio.speech.with_streaming_response.create(
             model="tts-1", voice="en", input=TWO_CHUNKS, response_format=fmt, extra_body={"seed": 7, **FAST}
         ) as response:
-            assert response.headers["content-type"].startswith(CONTENT_TYPES[fmt])
             assert response.headers["x-seed"] == "7"
-            data = b"".join(response.iter_bytes())
+            data = audio_body(response, fmt, b"".join(response.iter_bytes()))
         lengths[fmt] = len(decode(data, fmt))
     expected = lengths.pop("pcm")  # raw samples: the stream's bytes are the samples themselves
     assert expected > 0.5 * RATE
@@ -162,12 +173,12 @@ def test_openai_client_gets_audio_of_the_right_length_in_each_format(server):
 
 def test_ogg_and_default_format_over_plain_http(server):
     response = speech(server.url, {"input": SHORT, "response_format": "ogg", "seed": 3, **FAST})
-    assert response.headers["content-type"] == "audio/ogg" and len(decode(response.content, "ogg")) > 0
+    assert response.headers["content-type"] == "audio/ogg" and len(decode(audio_body(response, "ogg"), "ogg")) > 0
     assert response.headers["x-seed"] == "3"
     response = speech(server.url, {"model": "tts-1", "input": SHORT, "voice": "en", **FAST})
     assert response.headers["content-type"] == "audio/mpeg"  # OpenAI's default format
     assert 0 <= int(response.headers["x-seed"]) < 2**31  # chosen by the server, and told
-    assert len(decode(response.content, "mp3")) > 0
+    assert len(decode(audio_body(response, "mp3"), "mp3")) > 0
 
 
 def test_models_and_voices(server):
@@ -221,8 +232,20 @@ def test_concurrent_requests_each_get_their_own_audio(server):
     ]
     alone, together = _alone_and_together(server.url, bodies)
     assert [r.status_code for r in together] == [200, 200, 200]
-    assert [r.content for r in together] == alone  # byte for byte, each its own
+    # they did share model calls (the server logs each request's batched_with), and each still got
+    # its own audio, the same as alone up to 16-bit rounding of float error
+    batched = [batched_with(server, r.headers["x-request-id"]) for r in together]
+    assert max(batched) >= 2, batched
+    for response, solo in zip(together, alone, strict=True):
+        wave, expected = np.frombuffer(response.content, "<i2").astype(int), np.frombuffer(solo, "<i2").astype(int)
+        assert len(wave) == len(expected) and np.max(np.abs(wave - expected)) <= 2
     assert len(set(alone)) == 3
+
+
+def batched_with(server: Server, request_id: str) -> int:
+    """How many requests shared the model calls of this one, from the line the server logs when it is done."""
+    [line] = [line for line in server.log().splitlines() if f" {request_id} done status=200 " in line]
+    return int(line.rsplit("batched_with=", 1)[1].split()[0])
 
 
 def test_above_the_bound_some_get_429_and_the_server_goes_on(server):
@@ -351,6 +374,7 @@ def test_sigterm_finishes_the_requests_in_flight(server):  # the module's last t
             time.sleep(0.05)
         assert_openai_error(speech(server.url, body, timeout=10), 503)  # new requests are refused
         chunks.extend(pieces)  # the request in flight goes on to its end (raises if the stream is cut)
+    assert_audio_format(b"".join(chunks), "wav")
     assert len(decode(b"".join(chunks), "wav")) > 5 * RATE
     assert server.process.wait(timeout=60) == 0
     assert "draining: signal SIGTERM; 1 request(s) in flight" in server.log()
@@ -412,12 +436,12 @@ def test_to_job_maps_openai_fields():
 def test_every_failure_kind_has_a_status_and_none_is_read_from_the_wording():
     """The status of a service failure comes from its kind (a table), its `param` from its field."""
     from handler.events import Failure, FailureKind
-    from handler.http_app import FAILURE_STATUS, _service_error
+    from handler.http_common import FAILURE_STATUS, service_error
 
     assert set(FAILURE_STATUS) == set(FailureKind)
-    reworded = _service_error(Failure(FailureKind.INVALID_INPUT, "any wording at all", "format"))
+    reworded = service_error(Failure(FailureKind.INVALID_INPUT, "any wording at all", "format"))
     assert (reworded.status, reworded.param) == (400, "response_format")  # OpenAI's name for the field
-    assert _service_error(Failure(FailureKind.WORKER_BROKEN, "internal error: looks like a bug")).status == 503
-    assert _service_error(Failure(FailureKind.INTERNAL, "the worker is shutting down")).status == 500
-    shutting = _service_error(Failure(FailureKind.SHUTTING_DOWN, "bye"))
+    assert service_error(Failure(FailureKind.WORKER_BROKEN, "internal error: looks like a bug")).status == 503
+    assert service_error(Failure(FailureKind.INTERNAL, "the worker is shutting down")).status == 500
+    shutting = service_error(Failure(FailureKind.SHUTTING_DOWN, "bye"))
     assert shutting.status == 503 and shutting.headers["Retry-After"]

@@ -2,6 +2,7 @@
 streaming, delivery, faults; and the typed failures every front door reads."""
 
 import base64
+import hashlib
 import io
 import json
 import os
@@ -18,6 +19,7 @@ import torch
 from conftest import (
     FaultyBackend,
     answer,
+    assert_audio_format,
     decode_b64_audio,
     make_settings,
     only,
@@ -27,6 +29,7 @@ from conftest import (
 )
 from s3_server import S3Server
 
+from handler.audio_codec import OUTPUT_FORMATS
 from handler.delivery import Delivery
 from handler.events import Failure, FailureKind
 from handler.platform_limits import STREAM_MESSAGE_BYTES
@@ -70,6 +73,8 @@ def test_a_seed_is_always_returned_and_reproduces_the_audio(service):
 def test_every_format(service, fmt):
     result = only(service, {"text": "Format test.", "format": fmt, "seed": 1, "nfe_step": 4})
     data = base64.b64decode(result["audio_base64"])
+    assert result["format"] == fmt and result["content_type"].startswith(OUTPUT_FORMATS[fmt].content_type)
+    assert_audio_format(data, fmt)
     if fmt == "pcm":
         samples = len(data) // 2
     else:
@@ -130,6 +135,7 @@ def test_a_stream_joined_is_one_playable_file_in_its_format(service, fmt):
     *parts, summary = answer(service, {"text": text, "stream": True, "format": fmt, "nfe_step": 4, "seed": 2})
     assert summary["done"] and len(parts) > 1
     joined = b"".join(base64.b64decode(part["audio_base64"]) for part in parts)
+    assert_audio_format(joined, fmt)  # one file in its own container and codec, not any that decodes
     assert sum(part["duration_s"] for part in parts) == pytest.approx(summary["duration_s"], abs=0.01)
     slack = 0.1 if fmt == "mp3" else 0.01  # an MP3 decoder adds the encoder's delay and padding
     assert ffmpeg_seconds(joined, f".{fmt}") == pytest.approx(summary["duration_s"], abs=slack)
@@ -138,9 +144,34 @@ def test_a_stream_joined_is_one_playable_file_in_its_format(service, fmt):
         assert len(data) / rate == pytest.approx(summary["duration_s"], abs=slack)
 
 
-def test_chinese_preset(service):
-    result = only(service, {"text": "你好，世界。", "voice": "zh", "nfe_step": 4})
-    assert result["duration_s"] > 0
+def audio_id(result: dict) -> str:
+    """A short name for a result's audio bytes, so that a failed comparison prints something readable."""
+    return hashlib.sha256(result["audio_base64"].encode()).hexdigest()[:16]
+
+
+def test_a_preset_speaks_with_its_own_clip(service):
+    """`voice: zh` is zh's clip and transcript (the same audio as sending them inline, same seed),
+    not the English preset's."""
+    zh = service.voices.presets["zh"]
+    request = {"text": "你好，世界。", "seed": 1, "nfe_step": 4}
+    preset = only(service, {**request, "voice": "zh"})
+    inline = only(service, {**request, "ref_audio": base64.b64encode(zh.path.read_bytes()).decode(), "ref_text": zh.ref_text})
+    english = only(service, {**request, "voice": "en"})
+    assert preset["duration_s"] > 0
+    assert audio_id(preset) == audio_id(inline) != audio_id(english)
+
+
+def test_the_default_voice_is_the_one_named_by_f5_default_voice(service, tiny_model_dir, tmp_path):
+    clip = wav_bytes(speechlike(3.0, seed=21), 24000)
+    (tmp_path / "narrator.wav").write_bytes(clip)
+    (tmp_path / "voices.json").write_text(json.dumps({"narrator": {"file": "narrator.wav", "ref_text": "Hello there."}}))
+    narrated = clone(service, tiny_model_dir, F5_VOICES_DIR=str(tmp_path), F5_DEFAULT_VOICE="narrator")
+    request = {"text": "Who is speaking?", "seed": 1, "nfe_step": 4}
+    unnamed = only(narrated, request)
+    named = only(narrated, {**request, "voice": "narrator"})
+    inline = only(narrated, {**request, "ref_audio": base64.b64encode(clip).decode(), "ref_text": "Hello there."})
+    english = only(narrated, {**request, "voice": "en"})
+    assert audio_id(unnamed) == audio_id(named) == audio_id(inline) != audio_id(english)
 
 
 def test_custom_reference_as_base64_and_data_url_share_the_cache(service, tiny_model_dir):
@@ -188,7 +219,8 @@ def test_custom_reference_from_a_url(service, tiny_model_dir):
         ({"text": "x", "ref_audio": base64.b64encode(wav_bytes(np.zeros(48000, np.float32), 24000)).decode(), "ref_text": "t"}, "less than 0.5 s of sound"),
         ({"text": "x", "ref_audio": base64.b64encode(wav_bytes(speechlike(2.0), 24000)).decode()}, "ref_text is required"),
         ({"text": "x", "voice": "alloy"}, "available: en, zh"),
-        ({"text": "smile 😀"}, "cannot speak: '😀' (U+1F600)"),
+        ({"text": "مرحبا بالعالم"}, "cannot speak: 'ا' (U+0627)"),
+        ({"text": "🎉 👍"}, "nothing the model can speak once '🎉' (U+1F389), '👍' (U+1F44D) are left out"),
         ({"text": "x", "ref_audio": "ftp://host/a.wav", "ref_text": "t"}, "https"),
         ({"text": "x", "stream": True, "output": "url"}, "not available with stream"),
         ({"text": "x", "output": "url"}, "no bucket is configured"),
@@ -210,6 +242,16 @@ def test_reference_over_the_size_cap(service, tiny_model_dir):
     strict = clone(service, tiny_model_dir, F5_REF_MAX_BYTES="10000")
     clip = base64.b64encode(wav_bytes(speechlike(3.0), 24000)).decode()
     assert "10000-byte limit" in only(strict, {"text": "x", "ref_audio": clip, "ref_text": "t"})["error"]
+
+
+def test_emoji_and_soundless_symbols_are_dropped_and_reported_not_refused(service):
+    """One emoji must not cost a reply its audio: soundless characters the model cannot speak are left
+    out of the text, reported in the result, and the rest is spoken exactly as without them."""
+    with_emoji = only(service, {"text": "Great job! 🎉 See you soon 👋🏽.", "seed": 3, "nfe_step": 4})
+    plain = only(service, {"text": "Great job! See you soon.", "seed": 3, "nfe_step": 4})
+    assert with_emoji["dropped"] == sorted({"🎉", "👋", "🏽"}) and plain["dropped"] == []
+    assert with_emoji["text"] == plain["text"] == "Great job! See you soon."
+    assert with_emoji["audio_base64"] == plain["audio_base64"]
 
 
 def test_remove_silence_never_answers_an_empty_success(service):
@@ -245,7 +287,7 @@ def test_fix_duration_within_the_reference_is_refused_by_name(service):
         ({"text": "x", "ref_audio": base64.b64encode(wav_bytes(speechlike(2.0), 24000)).decode()},
          FailureKind.INVALID_INPUT, "ref_text"),
         ({"text": "x", "voice": "en", "ref_audio": "AAAA"}, FailureKind.INVALID_INPUT, "voice"),
-        ({"text": "smile 😀"}, FailureKind.INVALID_INPUT, "text"),
+        ({"text": "Hello मित्र"}, FailureKind.INVALID_INPUT, "text"),
         ({"text": "x", "stream": True, "output": "url"}, FailureKind.INVALID_INPUT, "output"),
         ({"text": "x", "output": "url"}, FailureKind.DELIVERY, None),
     ],

@@ -54,3 +54,23 @@ def test_no_chunk_overflows_and_no_character_is_lost(text, limit):
     assert all(0 < _bytes(c) <= limit for c in chunks)
     # every non-space character survives, in order
     assert "".join("".join(chunks).split()) == "".join(normalize_text(text).split())
+
+
+def test_a_streams_short_first_chunk_never_leaves_a_tiny_rest():
+    """F5-TTS speaks text under 10 bytes at speed 0.3: a cut for a stream's short first chunk must not
+    leave such a tail alone (it made "Hello from a stored voice." three times longer as a stream)."""
+    text = "Hello from a stored voice."
+    assert chunk_text(text, 200, first_max_bytes=20) == ["Hello from a stored", "voice."]  # without the rule
+    assert chunk_text(text, 200, first_max_bytes=20, min_rest_bytes=10) == [text]
+    long = "Hello from a stored voice, and then a good deal more to say."
+    assert chunk_text(long, 200, first_max_bytes=20, min_rest_bytes=10)[0] == "Hello from a stored"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=300), st.integers(min_value=4, max_value=40), st.integers(min_value=0, max_value=20))
+def test_with_a_first_chunk_nothing_is_lost_and_no_rest_is_too_short(text, first, min_rest):
+    chunks = chunk_text(text, 120, first_max_bytes=first, min_rest_bytes=min_rest)
+    assert "".join("".join(chunks).split()) == "".join(normalize_text(text).split())
+    assert all(0 < _bytes(c) <= 120 for c in chunks)
+    if len(chunks) > 1 and _bytes(chunks[0]) <= first:  # a first chunk was cut: what follows is long enough
+        assert _bytes(" ".join(chunks[1:])) >= min_rest

@@ -96,6 +96,7 @@ class TonePlan:
 class ToneBackend:
     sample_rate = SAMPLE_RATE
     device_kind = "cpu"
+    shortest_chunk_bytes = 0
 
     def __init__(self, preset: Preset):
         self._preset = preset

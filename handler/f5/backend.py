@@ -26,6 +26,7 @@ from handler.f5.plan import (
     N_MELS,
     NO_CFG_BELOW,
     SAMPLE_RATE,
+    SLOW_BELOW_BYTES,
     Item,
     PreparedVoice,
     RequestPlan,
@@ -67,6 +68,7 @@ def builtin_presets() -> dict[str, Preset]:
 
 class F5Backend:
     sample_rate = SAMPLE_RATE
+    shortest_chunk_bytes = SLOW_BELOW_BYTES  # upstream speaks shorter text at speed 0.3
 
     def __init__(self, model, vocoder, vocab_char_map: dict[str, int], device, dtype, f5, facts: dict | None = None):
         self.model = model
