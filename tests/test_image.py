@@ -155,7 +155,8 @@ def test_a_job_inside_the_image_returns_valid_audio(image, tmp_path):
 
 HTTP_CLIENT = """
 import json, os, subprocess, sys, time, urllib.request
-server = subprocess.Popen(["/opt/venv/bin/python", "-m", "handler"], env=dict(os.environ, F5_MODE="http", PORT="8000"))
+store = dict(F5_VOICE_STORE="/tmp/voices", F5_VOICE_CONSENT="0")
+server = subprocess.Popen(["/opt/venv/bin/python", "-m", "handler"], env=dict(os.environ, F5_MODE="http", PORT="8000", **store))
 deadline = time.time() + 600
 while True:
     try:
@@ -166,7 +167,19 @@ while True:
     if time.time() > deadline or server.poll() is not None:
         sys.exit("the HTTP server did not become ready")
     time.sleep(0.5)
-body = {"model": "f5-tts", "input": "Inside the container, over HTTP.", "voice": "en", "response_format": "wav", "seed": 3}
+# a stored voice, made from a multipart upload (the voices API), then spoken
+clip = open("/out/clip.wav", "rb").read()
+CRLF = bytes((13, 10))
+def part(disposition, body, kind=b""):
+    return b"--x" + CRLF + b"Content-Disposition: form-data; " + disposition + CRLF + kind + CRLF + body + CRLF
+form = (part(b'name="name"', b"Mine") + part(b'name="ref_text"', b"Some words.")
+        + part(b'name="audio_sample"; filename="clip.wav"', clip, b"Content-Type: audio/wav" + CRLF) + b"--x--" + CRLF)
+created = urllib.request.Request("http://127.0.0.1:8000/v1/audio/voices", data=form,
+                                 headers={"Content-Type": "multipart/form-data; boundary=x"})
+voice = json.load(urllib.request.urlopen(created, timeout=600))
+print("voice", voice["object"], voice["id"][:6])
+body = {"model": "f5-tts", "input": "Inside the container, over HTTP.", "voice": {"id": voice["id"]},
+        "response_format": "wav", "seed": 3}
 request = urllib.request.Request("http://127.0.0.1:8000/v1/audio/speech", data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})
 with urllib.request.urlopen(request, timeout=600) as response:
@@ -187,12 +200,14 @@ def test_the_image_starts_and_serves_without_the_modules_inference_never_calls(i
 
 def test_the_image_serves_http_with_no_network(image, tmp_path):
     """F5_MODE=http: the same image as a load-balancing worker; a client inside the container (the
-    network is off, loopback is not) asks for speech, then SIGTERM drains it and it exits 0."""
+    network is off, loopback is not) stores a voice from a multipart upload and asks for speech in it,
+    then SIGTERM drains it and it exits 0."""
     tmp_path.chmod(0o777)
+    (tmp_path / "clip.wav").write_bytes(wav_bytes(speechlike(3.0), 24000))
     result = run(image, "-c", HTTP_CLIENT, entrypoint="/opt/venv/bin/python", env=["F5_REQUIRE_GPU=0"],
                  volumes=[f"{tmp_path}:/out"], timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    assert "seed 3" in result.stdout
+    assert "voice audio.voice voice_" in result.stdout and "seed 3" in result.stdout
     audio, rate = sf.read(tmp_path / "http.wav")
     assert rate == 24000 and len(audio) > 0.3 * rate
 
