@@ -21,6 +21,9 @@ afterwards: the compute is the real one, the voice is noise. Sections, all in th
   (`backend.batch_bytes`), i.e. the measured bytes per frame to correct the estimate with.
 - dtypes: float16, bfloat16, float32 (F5_DTYPE) on the same seed: seconds per call and the relative
   difference of the mel and the waveform from float32.
+- playback: streamed requests at 1, 4, 8, 16 and 32 at once (`stream: true`, in process): would a
+  player starting at the first audio run dry? First audio and stalled seconds, p50/p95
+  (bench/playback_bench.py measures the same over HTTP and the queue on a CPU).
 
 Output: `OUT_DIR/gpu_bench.json` and `OUT_DIR/gpu_bench.md` (tables for bench/RESULTS.md). It imports
 only what the worker and upstream's inference path import (the wheelhouse of bench/gpu_wheels.sh).
@@ -50,6 +53,8 @@ from harness import (  # noqa: E402
     machine,
     model_folder,
     model_label,
+    percentile,
+    playback,
     quantiles,
     table,
     timed,
@@ -264,12 +269,41 @@ def dtypes(model_dir: Path, settings, device: str, names: list[str], nfe_step: i
 
 
 # ---- report -------------------------------------------------------------------------------------------
+def playback_levels(service, levels: list[int], nfe_step: int) -> list[dict]:
+    """Each level: that many streamed requests at once; a player per request starts at its first audio."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from playback_bench import TEXT
+
+    from handler.events import Audio
+
+    def one(seed: int) -> dict:
+        started, received, arrivals = time.perf_counter(), 0, []
+        for event in service.events({"text": TEXT, "stream": True, "format": "pcm", "seed": seed, "nfe_step": nfe_step}):
+            if isinstance(event, Audio):
+                received += event.samples
+                arrivals.append((time.perf_counter() - started, received / service.backend.sample_rate))
+        return playback(arrivals)
+
+    rows = []
+    for level in levels:
+        with ThreadPoolExecutor(level) as pool:
+            played = list(pool.map(one, range(level)))
+        first, stalled = [p["first_audio_s"] for p in played], [p["stalled_s"] for p in played]
+        rows.append({"at_once": level, "first_audio_p50_s": percentile(first, 50), "first_audio_p95_s": percentile(first, 95),
+                     "stalled_p50_s": percentile(stalled, 50), "stalled_p95_s": percentile(stalled, 95),
+                     "without_stall": round(sum(s == 0 for s in stalled) / len(stalled), 2),
+                     "audio_s": played[0]["audio_s"]})
+    return rows
+
+
 def markdown(report: dict) -> str:
     """Tables for bench/RESULTS.md; a section that is missing or failed says so instead."""
     parts = [f"Device: {report.get('device')}; model: {report.get('model')}; dtype {report.get('dtype')}; "
              f"bounds {report.get('bounds')}; date {report['date']}."]
     for name, render in (("startup", _md_startup), ("latency", _md_latency), ("first_audio", _md_first_audio),
-                         ("concurrency", _md_concurrency), ("memory", _md_memory), ("dtypes", _md_dtypes)):
+                         ("concurrency", _md_concurrency), ("memory", _md_memory), ("dtypes", _md_dtypes),
+                         ("playback", _md_playback)):
         value = report.get(name)
         if value is None:
             parts.append(f"{name}: not run")
@@ -331,6 +365,14 @@ def _md_dtypes(rows: list) -> str:
     )
 
 
+def _md_playback(rows: list) -> str:
+    return table(
+        ["streams at once", "audio (s)", "first audio p50 / p95 (s)", "stalled p50 / p95 (s)", "without a stall"],
+        [[r["at_once"], r["audio_s"], f"{r['first_audio_p50_s']} / {r['first_audio_p95_s']}",
+          f"{r['stalled_p50_s']} / {r['stalled_p95_s']}", r["without_stall"]] for r in rows],
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CPU, tiny model, nfe_step 4, one repeat, 1 and 2 at once")
@@ -341,12 +383,14 @@ def main() -> int:
     parser.add_argument("--levels", default="1,2,4,8,16")
     parser.add_argument("--nfe-steps", default="32,16,7")
     parser.add_argument("--dtypes", default="float16,bfloat16,float32")
+    parser.add_argument("--playback-levels", default="1,4,8,16,32")
     parser.add_argument("--skip", default="", help="comma-separated sections to leave out: latency,first_audio,"
-                        "concurrency,memory,dtypes")
+                        "concurrency,memory,dtypes,playback")
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() and not args.quick else "cpu"
     if args.quick:
         args.repeats, args.rounds, args.levels, args.nfe_steps, args.dtypes = 1, 1, "1,2", "4", "float32"
+        args.playback_levels = "1,2"
     elif device != "cuda":
         parser.error("no CUDA device: run with --quick on a CPU")
     nfe_steps = [int(n) for n in args.nfe_steps.split(",")]
@@ -380,6 +424,8 @@ def main() -> int:
                                      args.quick),
             "dtypes": lambda: dtypes(model_dir, service.settings, device, args.dtypes.split(","), nfe_steps[0],
                                      args.repeats, reference_backend=backend),
+            "playback": lambda: playback_levels(service, [int(n) for n in args.playback_levels.split(",")],
+                                                nfe_steps[0]),
         }
         for name, fn in sections.items():
             if name in skip:

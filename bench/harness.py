@@ -136,6 +136,26 @@ def quantiles(values: list[float]) -> dict:
     return {"p50_s": round(statistics.median(values), 4), "p95_s": round(percentile(values, 95), 4)}
 
 
+def playback(arrivals: list[tuple[float, float]]) -> dict:
+    """A player that starts at the first audio and plays in real time: `arrivals` are (seconds since the
+    request was sent, seconds of audio received so far). Returns when it started, how long it stalled
+    waiting for audio (underruns) and how many times."""
+    arrivals = sorted(arrivals)
+    started, _ = arrivals[0]
+    clock, position, buffered, stalled, stalls = started, 0.0, 0.0, 0.0, 0
+    for at, received in arrivals:
+        playable = buffered - position
+        if at - clock > playable + 1e-9:  # the buffer ran dry before this arrival
+            stalled += at - clock - playable
+            stalls += 1
+            position = buffered
+        else:
+            position += at - clock
+        clock, buffered = at, received
+    return {"first_audio_s": round(started, 4), "stalled_s": round(stalled, 4), "stalls": stalls,
+            "audio_s": round(buffered, 3)}
+
+
 # ---- the report ------------------------------------------------------------------------------------------
 def machine(device: str = "cpu") -> str:
     """The machine a run measured, said the same way by every benchmark."""

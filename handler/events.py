@@ -1,7 +1,7 @@
 """What the service yields for one request: typed events, the same for every front door.
 
 A streamed request gives `Audio` events, one per piece in order (their bytes joined are one file),
-then `Finished`; a whole request gives only `Finished`, which carries the file (or the URL it was
+and, with timestamps, a `Segment` for each sentence once its end is known; then `Finished`; a whole request gives only `Finished`, which carries the file (or the URL it was
 uploaded to). At any point one `Failure` may come instead, and nothing follows it. The front doors
 turn these into their own shapes: RunPod JSON with base64 (handler.worker), HTTP bodies and status
 codes (handler.http_app), a file (handler.say). None of them reads a message's wording: the kind,
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handler.audio_codec import OutputFormat
+from handler.captions import Segment
 
 
 class FailureKind(enum.Enum):
@@ -61,6 +62,9 @@ class Finished(_Sound):
     text: str  # the text as spoken (after normalisation)
     timings: dict[str, Any]
     dropped: tuple[str, ...] = ()  # characters left out of the text: soundless, and not in the model's vocabulary
+    usage: dict[str, int] | None = None  # the model's text tokens in, audio frames out (handler.model)
+    segments: tuple[Segment, ...] = ()  # with timestamps: each sentence's place in the audio
+    captions: str | None = None  # the segments as subtitles, when asked for (SRT or WebVTT)
     streamed: bool = False
     pieces: int = 0  # Audio events sent before this one (a stream's)
     audio: bytes | None = None  # a whole request's file, to hand back
@@ -78,7 +82,7 @@ class Failure:
         return self.kind is FailureKind.WORKER_BROKEN
 
 
-Event = Audio | Finished | Failure
+Event = Audio | Segment | Finished | Failure  # a Segment: a sentence's timestamps, as soon as they are known
 
 
 def failure_for(exc: BaseException) -> Failure | None:

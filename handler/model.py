@@ -103,6 +103,9 @@ class ModelBackend(Protocol):
     def vocode(self, item: Any, output: Any) -> np.ndarray:
         """An item's output as a mono float32 wave at `sample_rate`."""
 
+    def usage(self, text: str, samples: int) -> tuple[int, int]:
+        """A request's usage: the model's text tokens for `text`, and the audio frames it made."""
+
     def batch_bytes(self, count: int, longest: int) -> float:
         """Estimated memory of one call on `count` items padded to `longest` frames."""
 

@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from handler.audio_codec import OUTPUT_FORMATS
+from handler.captions import CAPTION_FORMATS
 from handler.events import Audio, Failure, Finished
 
 EXTENSION_FORMATS = {**{spec.extension: name for name, spec in OUTPUT_FORMATS.items()}, "raw": "pcm"}
@@ -52,6 +53,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="the same seed gives the same audio on the same machine")
     p.add_argument("--nfe-step", type=int, help="denoising steps, 4 to 64 (default 32): fewer is faster")
     p.add_argument("--speed", type=float, help="speaking rate, 0.3 to 3.0 (default 1.0)")
+    p.add_argument("--srt", help="also write subtitles (each sentence's start and end) to this SRT file")
+    p.add_argument("--vtt", help="also write subtitles to this WebVTT file")
     return p
 
 
@@ -70,6 +73,8 @@ def build_request(args: argparse.Namespace) -> dict:
     request: dict = {"text": text, "format": fmt, "output": "inline"}
     if args.out == TO_STDOUT:
         request["stream"] = True
+    if args.srt or args.vtt:
+        request["timestamps"] = True
     if args.voice is not None:
         request["voice"] = args.voice
     if args.ref_audio is not None:
@@ -86,13 +91,14 @@ def build_request(args: argparse.Namespace) -> dict:
         value = getattr(args, name)
         if value is not None:
             request[name] = value
-    if args.out == TO_STDOUT:
-        return request
-    folder = Path(args.out).resolve().parent
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {args.out}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"cannot write {args.out}: the folder {folder} is not writable{CONTAINER_HINT}")
+    for path in (args.out, args.srt, args.vtt):
+        if not path or path == TO_STDOUT:
+            continue
+        folder = Path(path).resolve().parent
+        if not folder.is_dir():
+            raise UsageError(f"cannot write {path}: the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise UsageError(f"cannot write {path}: the folder {folder} is not writable{CONTAINER_HINT}")
     return request
 
 
@@ -141,11 +147,15 @@ def main(argv: list[str]) -> int:
             sys.stdout.buffer.write(event.data)
             sys.stdout.buffer.flush()
         elif isinstance(event, Finished):
-            if not stdout:
+            files = {} if stdout else {args.out: event.audio or b""}
+            for path, kind in ((args.srt, "srt"), (args.vtt, "vtt")):
+                if path:
+                    files[path] = CAPTION_FORMATS[kind](event.segments).encode("utf-8")
+            for path, data in files.items():
                 try:
-                    write_atomically(args.out, event.audio or b"")
+                    write_atomically(path, data)
                 except OSError as exc:
-                    print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr, flush=True)
+                    print(f"error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr, flush=True)
                     return 2
             print(summary_line(args.out, event), file=sys.stderr if stdout else sys.stdout, flush=True)
     return 0

@@ -39,6 +39,8 @@ class TTSRequest(BaseModel):
     output: Literal["auto", "inline", "url"] = "auto"
     stream: bool = False
     normalize: bool = True  # speak numbers, symbols and dates as words (handler.text_normalize)
+    timestamps: bool = False  # each sentence's start and end in the audio (handler.script, handler.captions)
+    captions: Literal["srt", "vtt"] | None = None  # the timestamps as subtitles too (implies timestamps)
     model: str | None = Field(default=None, description="accepted for OpenAI compatibility, ignored")
 
     @model_validator(mode="before")
@@ -79,11 +81,23 @@ def _both(name: str, alias: str) -> str:
     return f"send either '{name}' or its alias '{alias}', not both"
 
 
+def _check_timestamp_fields(request: TTSRequest) -> TTSRequest:
+    return request.model_copy(update={"timestamps": True}) if request.captions and not request.timestamps else request
+
+
 def _check_voice_fields(request: TTSRequest) -> None:
     if request.voice is not None and request.ref_audio is not None:
         raise InputError("send either 'voice' (a preset) or 'ref_audio' (a custom reference), not both", field="voice")
     if request.ref_text is not None and request.ref_audio is None:
         raise InputError("'ref_text' goes with 'ref_audio'; presets carry their own transcript", field="ref_text")
+
+
+def field_bounds(name: str) -> tuple[float, float]:
+    """The lowest and highest value the contract accepts for a numeric field."""
+    metadata = TTSRequest.model_fields[name].metadata
+    low = next(getattr(m, "ge", None) for m in metadata if getattr(m, "ge", None) is not None)
+    high = next(getattr(m, "le", None) for m in metadata if getattr(m, "le", None) is not None)
+    return low, high
 
 
 def _describe(error: dict) -> str:
@@ -118,6 +132,7 @@ def parse_request(data: Any, max_text_chars: int) -> TTSRequest:
         errors = exc.errors()
         raise InputError("invalid input: " + "; ".join(_describe(e) for e in errors), field=_field(errors[0])) from None
     _check_voice_fields(request)
+    request = _check_timestamp_fields(request)
     if len(request.text) > max_text_chars:
         raise InputError(f"text: {len(request.text)} characters is over the limit of {max_text_chars}; split it",
                          field="text")

@@ -15,14 +15,15 @@ import secrets
 import time
 import traceback
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from handler import audio_dsp, speakable
+from handler import audio_dsp
 from handler.audio_codec import OUTPUT_FORMATS, encode_audio
 from handler.batching import BatchingPolicy
-from handler.crossfade import CrossfadeJoiner, crossfade_join
+from handler.captions import CAPTION_FORMATS, Segment
+from handler.crossfade import CrossfadeJoiner
 from handler.delivery import Delivery
 from handler.errors import InputError, is_cuda_failure
 from handler.events import Audio, Event, Failure, FailureKind, Finished, failure_for
@@ -30,9 +31,8 @@ from handler.fetch import AddressPolicy, download
 from handler.model import ModelBackend, Plan, SynthesisParams, Voice
 from handler.scheduler import ItemResult, Scheduler
 from handler.schema import MAX_SEED, TTSRequest, parse_request
+from handler.script import Script, normalized, prepare_script
 from handler.stream_encoder import open_stream_encoder
-from handler.text_chunks import chunk_text, normalize_text
-from handler.text_normalize import normalize_for_speech
 from handler.timing import StageTimer
 from handler.voices import VoiceLibrary, decode_base64_audio
 
@@ -44,11 +44,6 @@ WARMUP_TEXT = "Warm up the model."
 
 class EmptyResult(RuntimeError):
     """The request's audio came out empty: never answered as a success."""
-
-
-class Spoken(NamedTuple):
-    text: str  # as it is spoken: normalised, soundless characters left out
-    dropped: tuple[str, ...]  # the characters left out
 
 
 class Service:
@@ -110,10 +105,9 @@ class Service:
         return finished.timings
 
     @staticmethod
-    def normalized(text: str, speak_symbols: bool = True) -> str:
-        """The text as it will be spoken: whitespace folded, and numbers, symbols and dates as words."""
-        text = normalize_text(text)
-        return normalize_text(normalize_for_speech(text)) if speak_symbols else text
+    def normalized(text: str, normalize: bool = True) -> str:
+        """The text as it will be spoken (handler.script.normalized)."""
+        return normalized(text, normalize)
 
     # ---- steps -----------------------------------------------------------------------------------
     def _serve(self, request: TTSRequest, job_id: str, started: float) -> Iterator[Event]:
@@ -121,11 +115,10 @@ class Service:
             raise InputError("output 'url' is not available with stream: true (streamed audio is sent as it is made)",
                              field="output")
         voice = self._voice(request)
-        text, dropped = self._speakable(self.normalized(request.text, request.normalize))
         # a stream starts with a short chunk so its first audio comes early; otherwise the model's chunks
-        first = self.backend.text_budget(voice, request.speed, self.policy.first_chunk_s) if request.stream else None
-        chunks = chunk_text(text, self.backend.text_budget(voice, request.speed), first_max_bytes=first,
-                            min_rest_bytes=self.backend.shortest_chunk_bytes)
+        script = prepare_script(self.backend, voice, request.text, speed=request.speed, normalize=request.normalize,
+                                first_chunk_s=self.policy.first_chunk_s if request.stream else None,
+                                timestamps=request.timestamps)
         params = SynthesisParams(
             nfe_step=request.nfe_step,
             cfg_strength=request.cfg_strength,
@@ -135,30 +128,13 @@ class Service:
             cross_fade_duration=request.cross_fade_duration,
             seed=request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1),
         )
-        plan = self.backend.plan(voice, chunks, params, next(self._requests))
+        plan = self.backend.plan(voice, script.chunks, params, next(self._requests))
         timer = StageTimer()
         timer.add("preprocess", started)
-        spoken = Spoken(text, tuple(dropped))
         if request.stream:
-            yield from self._stream(request, plan, spoken, timer, started)
+            yield from self._stream(request, plan, script, timer, started)
         else:
-            yield from self._whole(request, plan, spoken, timer, started, job_id)
-
-    def _speakable(self, text: str) -> tuple[str, list[str]]:
-        """The text without the soundless characters the model cannot speak (emoji, ...), and those
-        characters; InputError naming them when letters or digits of another script remain."""
-        unknown = self.backend.unknown_characters(text)
-        refused = [token for token in unknown if not speakable.soundless(token)]
-        if refused:
-            raise InputError(f"text contains characters the model cannot speak: {speakable.describe(refused)}; "
-                             "remove or spell them out", field="text")
-        dropped = sorted(set(unknown))
-        if dropped:
-            text = speakable.without(text, set(dropped))
-            if not text:
-                raise InputError(f"text has nothing the model can speak once {speakable.describe(dropped)} are left "
-                                 "out; send words", field="text")
-        return text, dropped
+            yield from self._whole(request, plan, script, timer, started, job_id)
 
     def _voice(self, request: TTSRequest) -> Voice:
         if request.ref_audio is None:
@@ -203,11 +179,12 @@ class Service:
             for future in futures:
                 future.cancel()  # a caller that stops early frees the scheduler of its chunks
 
-    def _whole(self, request, plan, spoken, timer, started, job_id) -> Iterator[Event]:
+    def _whole(self, request, plan, script, timer, started, job_id) -> Iterator[Event]:
         rate = self.backend.sample_rate
         stats: dict = {}
-        waves = list(self._results(plan, timer, stats, first_alone=False))
-        wave = self._finish_wave(crossfade_join(waves, int(request.cross_fade_duration * rate)), request)
+        joiner = CrossfadeJoiner(int(request.cross_fade_duration * rate))
+        parts = [joiner.push(self._finish_wave(wave, request)) for wave in self._results(plan, timer, stats, False)]
+        wave = np.concatenate([*parts, joiner.finish()])
         if len(wave) == 0:
             raise EmptyResult("the model made no audio for this request")
         step = time.perf_counter()
@@ -216,13 +193,20 @@ class Service:
         fmt = OUTPUT_FORMATS[request.format]
         delivered = self.delivery.deliver(
             audio, output=request.output, fmt=fmt, content_type=fmt.content_type_at(rate), job_id=job_id,
-            other_bytes=len(json.dumps(spoken.text)) + 1000, timer=timer,  # the answer's other fields, generously
+            other_bytes=len(json.dumps(script.text)) * 3 + 1000, timer=timer,  # its text, with timestamps twice more
         )
-        yield Finished(fmt, rate, len(wave), plan.params.seed, len(plan.chunks), spoken.text,
-                       _timings(timer, started, len(wave), rate, stats), dropped=spoken.dropped,
-                       audio=delivered.audio, url=delivered.url)
+        yield self._finished(request, plan, script, len(wave), _timings(timer, started, len(wave), rate, stats),
+                             _segments(script, joiner, rate), audio=delivered.audio, url=delivered.url)
 
-    def _stream(self, request, plan, spoken, timer, started) -> Iterator[Event]:
+    def _finished(self, request, plan, script, samples: int, timings: dict, segments, **extra) -> Finished:
+        input_tokens, output_tokens = self.backend.usage(script.text, samples)
+        usage = {"input_tokens": input_tokens, "output_tokens": output_tokens, "total_tokens": input_tokens + output_tokens}
+        captions = CAPTION_FORMATS[request.captions](segments) if request.captions else None
+        return Finished(OUTPUT_FORMATS[request.format], self.backend.sample_rate, samples, plan.params.seed,
+                        len(plan.chunks), script.text, timings, dropped=script.dropped, usage=usage,
+                        segments=segments, captions=captions, **extra)
+
+    def _stream(self, request, plan, script, timer, started) -> Iterator[Event]:
         """Audio pieces as the chunks finish, then the summary. One encoder serves the whole stream,
         so the pieces' bytes joined in order are one valid file in the format."""
         rate = self.backend.sample_rate
@@ -255,8 +239,12 @@ class Service:
                     pending_samples = 0
 
         stats: dict = {}
+        timed = 0  # sentences whose timestamps were sent
         for wave in self._results(plan, timer, stats, first_alone=True):
             yield from segments(joiner.push(self._finish_wave(wave, request)))
+            done = _segments(script, joiner, rate, final=False)  # the sentences whose end is known now
+            yield from done[timed:]
+            timed = len(done)
         yield from segments(joiner.finish())
         if total_samples == 0:
             raise EmptyResult("the model made no audio for this request")
@@ -267,8 +255,24 @@ class Service:
             yield piece(audio, pending_samples)
         timings = _timings(timer, started, total_samples, rate, stats)
         timings["first_audio_s"] = round(first_audio_s or 0.0, 4)
-        yield Finished(fmt, rate, total_samples, plan.params.seed, len(plan.chunks), spoken.text, timings,
-                       dropped=spoken.dropped, streamed=True, pieces=sent)
+        segments = _segments(script, joiner, rate)
+        yield from segments[timed:]
+        yield self._finished(request, plan, script, total_samples, timings, segments, streamed=True, pieces=sent)
+
+
+def _segments(script: Script, joiner: CrossfadeJoiner, rate: int, final: bool = True) -> tuple[Segment, ...]:
+    """Each sentence's place in the joined audio: from where its first chunk joins the one before to
+    where its last chunk joins the next (the middle of their cross-fade), the last sentence to the
+    end. Before the joiner is finished, only the sentences whose end is already known."""
+    pushed = len(joiner.joins) + 1 if joiner.length else 0
+    bounds = [0, *joiner.joins, joiner.length]  # chunk k starts at bounds[k]; bounds[-1] ends the audio
+    timed = []
+    for sentence in script.sentences:
+        if not final and sentence.last_chunk + 1 >= pushed:
+            break  # the chunk after it has not joined yet
+        timed.append(Segment(sentence.written, sentence.spoken, round(bounds[sentence.first_chunk] / rate, 3),
+                             round(bounds[sentence.last_chunk + 1] / rate, 3)))
+    return tuple(timed)
 
 
 def _account(result: ItemResult, timer: StageTimer, stats: dict) -> None:

@@ -26,6 +26,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from handler.captions import Segment
 from handler.events import Audio, Event, Failure, Finished
 from handler.platform_limits import STREAM_MESSAGE_BYTES
 from handler.voice_api import FILE_FIELDS, SAMPLE_MAX_BYTES, run_operation
@@ -69,6 +70,10 @@ def result_message(event: Finished) -> dict[str, Any]:
         "text": event.text,
         "dropped": list(event.dropped),
     }
+    if event.segments:
+        body["segments"] = [segment.public() for segment in event.segments]
+    if event.captions is not None:
+        body["captions"] = event.captions
     if event.audio is not None:
         body["audio_base64"] = _b64(event.audio)
     if event.url is not None:
@@ -89,6 +94,8 @@ def messages(events: Iterator[Event]) -> Iterator[dict[str, Any]]:
         if isinstance(event, Failure):
             yield error_message(event)
             return
+        if isinstance(event, Segment):
+            continue  # a queue job's timestamps come with its result (or a stream's summary)
         message = piece_message(event) if isinstance(event, Audio) else result_message(event)
         if isinstance(event, Audio) and len(json.dumps(message)) >= STREAM_MESSAGE_BYTES:
             # cannot happen with the service's ≤ 5 s pieces; never send one the platform would drop

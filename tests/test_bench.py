@@ -33,7 +33,7 @@ def test_gpu_benchmark_quick_mode(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "gpu_bench.json").read_text())
-    for section in ("startup", "latency", "first_audio", "concurrency", "memory", "dtypes"):
+    for section in ("startup", "latency", "first_audio", "concurrency", "memory", "dtypes", "playback"):
         assert "error" not in report[section], (section, report[section])
     # the worker's own start-up lines were parsed, one figure per step
     assert {"versions", "manifest", "model", "voices", "warmup"} <= set(report["startup"]["worker_steps_s"])
@@ -59,8 +59,26 @@ def test_gpu_benchmark_quick_mode(tmp_path):
     assert [row["items"] for row in report["memory"]] == [1, 2]
     assert all(row["estimated_bytes"] > 0 for row in report["memory"])
     assert [row["dtype"] for row in report["dtypes"]] == ["float32"]
+    # streams at once, with a player starting at each stream's first audio
+    assert [row["at_once"] for row in report["playback"]] == [1, 2]
+    assert all(0 < row["first_audio_p50_s"] and row["stalled_p95_s"] >= 0 and row["audio_s"] > 5
+               for row in report["playback"])
     tables = (tmp_path / "gpu_bench.md").read_text()
     assert "| text | nfe |" in tables and "| concurrent | mode |" in tables and "not rendered" not in tables
+    assert "| streams at once |" in tables
+
+
+def test_playback_benchmark_quick_mode(tmp_path):
+    """bench/playback_bench.py --quick: every path (queue /stream, HTTP raw, SSE) at both levels."""
+    out = tmp_path / "playback.json"
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "playback_bench.py"), "--quick", "--out", str(out)],
+                            capture_output=True, text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    paths = json.loads(out.read_text())["paths"]
+    assert set(paths) == {"http_raw", "http_sse", "queue_stream"}
+    for levels in paths.values():
+        assert [row["concurrency"] for row in levels] == [1, 8] and [row["requests"] for row in levels] == [1, 2]
+        assert all(row["audio_s"] > 5 and row["first_audio_p50_s"] > 0 for row in levels)
 
 
 def test_startup_benchmark_compares_trees(tiny_model_dir, tmp_path):
@@ -78,3 +96,14 @@ def test_startup_benchmark_compares_trees(tiny_model_dir, tmp_path):
         assert {"versions", "manifest", "model", "voices", "steps_total", "wall_s"} <= set(tree)
         assert tree["model"]["median"] > 0 and tree["wall_s"]["median"] >= tree["steps_total"]["median"]
     assert "| steps_total |" in result.stdout
+
+
+def test_the_simulated_player_counts_only_the_time_it_has_nothing_to_play():
+    sys.path.insert(0, str(ROOT / "bench"))
+    from harness import playback
+
+    # starts at 1.0 with 2 s of audio: plays to 3.0; at 2.5, 4 s in all: plays to 5.0; the rest comes at 7.0
+    assert playback([(1.0, 2.0), (2.5, 4.0), (7.0, 6.0)]) == {"first_audio_s": 1.0, "stalled_s": 2.0, "stalls": 1,
+                                                               "audio_s": 6.0}
+    # audio always ahead of the player: never a stall
+    assert playback([(0.5, 3.0), (2.0, 6.0), (4.0, 9.0)])["stalled_s"] == 0.0

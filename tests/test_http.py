@@ -303,7 +303,7 @@ BAD_BODIES = [
     ({"input": "Hi.", "nfe_step": 1000}, "nfe_step"),
     ({"input": "Hi.", "seed": -1}, "seed"),
     ({"input": "Hi.", "temperature": 1}, "temperature"),
-    ({"input": "Hi.", "stream_format": "sse"}, "stream_format"),
+    ({"input": "Hi.", "stream_format": "ndjson"}, "stream_format"),
     ({"input": "Hi.", "ref_audio": "not base64 !!"}, "ref_audio"),
     ({"input": "Hi.", "ref_text": "no audio"}, "ref_text"),
     ({"input": "Hi.", "text": "Hi."}, "input"),
@@ -419,18 +419,32 @@ def test_settings_refuse_bad_http_values():
 
 
 def test_to_job_maps_openai_fields():
-    from handler.http_app import ApiError, to_job
+    from handler.http_speech import ApiError, to_job
 
-    job = to_job(
+    speech = to_job(
         {"model": "tts-1", "input": "Hi.", "voice": "en", "instructions": "cheerful", "stream_format": "audio"}
     )
+    job = speech.job
     assert job["response_format"] == "mp3" and job["stream"] is True and isinstance(job["seed"], int)
-    assert "instructions" not in job and "stream_format" not in job
-    assert to_job({"input": "Hi.", "format": "wav", "seed": 4})["seed"] == 4
-    assert "response_format" not in to_job({"input": "Hi.", "format": "wav"})
+    assert "instructions" not in job and "stream_format" not in job and not speech.sse
+    assert to_job({"input": "Hi.", "stream_format": "sse"}).sse
+    assert to_job({"input": "Hi.", "format": "wav", "seed": 4}).job["seed"] == 4
+    assert "response_format" not in to_job({"input": "Hi.", "format": "wav"}).job
     with pytest.raises(ApiError, match="aac"):
         to_job({"input": "Hi.", "response_format": "AAC"})
-    assert json.dumps(to_job({"input": "Hi.", "stream": "yes"})["stream"]) == '"yes"'  # left to the contract
+    assert json.dumps(to_job({"input": "Hi.", "stream": "yes"}).job["stream"]) == '"yes"'  # left to the contract
+    inline = to_job({"input": "Hi.", "voice": "en", "ref_audio": "AAAA"}).job
+    assert "voice" not in inline  # an inline reference wins over the voice OpenAI's clients must send
+
+
+@pytest.mark.parametrize(("speed", "applied"), [(0.25, 0.3), (4.0, 3.0), (2.0, None), (0.3, None)])
+def test_openai_speeds_beyond_the_models_range_are_applied_at_its_ends_and_said(speed, applied):
+    from handler.http_speech import to_job
+
+    speech = to_job({"input": "Hi.", "speed": speed})
+    assert speech.job["speed"] == (applied if applied is not None else speed)
+    assert speech.headers.get("X-Speed-Applied") == (f"{applied:g}" if applied is not None else None)
+    assert to_job({"input": "Hi.", "speed": 4.5}).job["speed"] == 4.5  # beyond OpenAI's too: the contract refuses it
 
 
 def test_every_failure_kind_has_a_status_and_none_is_read_from_the_wording():

@@ -6,7 +6,8 @@ nothing of F5-TTS is imported then. Its audio is exactly predictable, which the 
 - a word is BEEP_S of a sine at the voice's pitch, then GAP_S of silence; "..." is PAUSE_S of silence
   (so `remove_silence` has something to shorten);
 - the pitch of a voice is its reference's dominant frequency (a preset: PRESET_HZ);
-- a chunk containing "slow" makes its model call take SLOW_S (to show what waits for what).
+- a chunk containing "slow" makes its model call take SLOW_S (to show what waits for what), and one
+  containing "explode" makes it fail (a failure in the middle of a stream).
 It records which threads call `synchronize`, the one call that waits for the "device".
 """
 
@@ -130,6 +131,8 @@ class ToneBackend:
         self.calls.append(len(items))
         if any("slow" in item.text for item in items):
             time.sleep(SLOW_S)
+        if any("explode" in item.text for item in items):
+            raise RuntimeError("the tone generator was told to explode")
         return [self._speak(item) for item in items]
 
     def _speak(self, item: ToneItem) -> np.ndarray:
@@ -146,6 +149,9 @@ class ToneBackend:
 
     def batch_bytes(self, count: int, longest: int) -> float:
         return float(count * longest)
+
+    def usage(self, text: str, samples: int) -> tuple[int, int]:
+        return len(text.split()), samples // 160  # words in, 10 ms frames out
 
     def free_memory_bytes(self) -> float | None:
         return None

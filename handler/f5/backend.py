@@ -129,6 +129,9 @@ class F5Backend:
     def batch_bytes(self, count: int, longest: int) -> float:
         return self.cost.batch_bytes(count, longest)
 
+    def usage(self, text: str, samples: int) -> tuple[int, int]:
+        return len(self.tokens(text)), samples // HOP_LENGTH  # text tokens (pinyin for Chinese), mel frames
+
     def free_memory_bytes(self) -> float | None:
         if self.device.type != "cuda":
             return None

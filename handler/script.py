@@ -1,0 +1,105 @@
+"""A request's text as the model will speak it: normalised, soundless characters left out, cut into
+chunks. With timestamps, the text is cut into its sentences first (as the caller wrote them), each
+sentence normalised and chunked on its own (never packed with the next one), so every sentence's
+audio starts and ends where its chunks join their neighbours: exact by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from handler import speakable
+from handler.errors import InputError
+from handler.text_chunks import chunk_text, normalize_text
+from handler.text_normalize import normalize_for_speech
+
+# a sentence ends at . ! ? … (then a space) or a full-width stop; not after these abbreviations
+_SENTENCE_END = re.compile(r"(?<=[.!?…])(?P<close>[\"'”’)\]]*)\s+|(?<=[。！？])(?P<full_width>)")
+_NOT_AN_END = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Mt|Jr|Sr|vs|etc|approx|No|e\.g|i\.e)|\b[A-Z])\.[\"'”’)\]]*$")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    written: str  # as the caller wrote it
+    spoken: str  # as it is spoken
+    first_chunk: int
+    last_chunk: int
+
+
+@dataclass(frozen=True)
+class Script:
+    text: str  # all of it, as spoken
+    dropped: tuple[str, ...]  # characters left out: soundless, and not in the model's vocabulary
+    chunks: list[str]
+    sentences: tuple[Sentence, ...] = ()  # with timestamps only
+
+
+def split_sentences(text: str) -> list[str]:
+    """The caller's sentences, whitespace folded, each as written (joined with spaces they give the
+    text back, less its spacing)."""
+    text = normalize_text(text)
+    sentences, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end("close") if match.group("close") is not None else match.end("full_width")
+        candidate = text[start:end]  # closing quotes and brackets stay with their sentence
+        if _NOT_AN_END.search(candidate) or not candidate.strip():
+            continue
+        sentences.append(candidate.strip())
+        start = match.end()
+    if text[start:].strip():
+        sentences.append(text[start:].strip())
+    return sentences
+
+
+def normalized(text: str, normalize: bool = True) -> str:
+    """The text as it will be spoken: whitespace folded, and numbers, symbols and dates as words."""
+    text = normalize_text(text)
+    return normalize_text(normalize_for_speech(text)) if normalize else text
+
+
+def speakable_text(backend, text: str) -> tuple[str, tuple[str, ...]]:
+    """The text without the soundless characters the model cannot speak (emoji, ...), and those
+    characters; InputError naming them when letters or digits of another script remain."""
+    unknown = backend.unknown_characters(text)
+    refused = [token for token in unknown if not speakable.soundless(token)]
+    if refused:
+        raise InputError(f"text contains characters the model cannot speak: {speakable.describe(refused)}; "
+                         "remove or spell them out", field="text")
+    dropped = tuple(sorted(set(unknown)))
+    return (speakable.without(text, set(dropped)) if dropped else text), dropped
+
+
+def prepare_script(backend, voice, text: str, *, speed: float, normalize: bool, first_chunk_s: float | None,
+                   timestamps: bool) -> Script:
+    """`first_chunk_s`: a stream's short first chunk (None: the model's chunks from the start)."""
+    budget = backend.text_budget(voice, speed)
+    first = backend.text_budget(voice, speed, first_chunk_s) if first_chunk_s else None
+    if not timestamps:
+        spoken, dropped = speakable_text(backend, normalized(text, normalize))
+        _require_words(spoken, dropped)
+        chunks = chunk_text(spoken, budget, first_max_bytes=first, min_rest_bytes=backend.shortest_chunk_bytes)
+        return Script(spoken, dropped, chunks)
+    chunks, sentences, dropped = [], [], set()
+    for written in split_sentences(text):
+        spoken, left_out = speakable_text(backend, normalized(written, normalize))
+        dropped.update(left_out)
+        if not _has_words(spoken):
+            continue  # nothing to say here (an emoji and its full stop): no sentence, no time
+        own = chunk_text(spoken, budget, first_max_bytes=first if not chunks else None,
+                         min_rest_bytes=backend.shortest_chunk_bytes)
+        sentences.append(Sentence(written, spoken, len(chunks), len(chunks) + len(own) - 1))
+        chunks += own
+    spoken = " ".join(sentence.spoken for sentence in sentences)
+    _require_words(spoken, tuple(sorted(dropped)))
+    return Script(spoken, tuple(sorted(dropped)), chunks, tuple(sentences))
+
+
+def _has_words(text: str) -> bool:
+    return any(c.isalnum() for c in text)
+
+
+def _require_words(spoken: str, dropped: tuple[str, ...]) -> None:
+    if not _has_words(spoken):
+        left_out = f" once {speakable.describe(list(dropped))} are left out" if dropped else ""
+        raise InputError(f"text has nothing the model can speak{left_out}; send words", field="text")
