@@ -18,6 +18,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from handler import metrics
 from handler.events import Failure, FailureKind, failure_for
 from handler.schema import OPENAI_ALIASES
 
@@ -75,6 +76,7 @@ class HttpState:
     def ready(self, service, max_inflight: int) -> None:
         self.service, self.model_name = service, service.model_name
         self.inflight = Inflight(max_inflight)
+        metrics.IN_FLIGHT.set_function(lambda: self.inflight.count)
         # one thread per request in flight steps its generator, plus spares; never the loop's default pool
         self.executor = ThreadPoolExecutor(max_workers=max_inflight + 4, thread_name_prefix="f5-http")
         self.phase = "ready"
@@ -142,6 +144,11 @@ def gate(state: HttpState, request: Request) -> None:
             state.phase,
             headers={"Retry-After": str(RETRY_AFTER_BUSY_S)},
         )
+    require_key(state, request)
+
+
+def require_key(state: HttpState, request: Request) -> None:
+    """401 unless the request carries the API key (when one is set)."""
     if not state.authorized(request):
         raise ApiError(
             401,

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from handler import metrics
 from handler.audio_codec import OUTPUT_FORMATS
 from handler.captions import Segment
 from handler.events import Audio, Failure, Finished
@@ -167,8 +168,10 @@ async def _events(state: HttpState, stream: ServiceStream, event: Any, job_id: s
                 raise StreamAborted("the service's stream ended without its final event")
             if isinstance(event, Failure):
                 _check_broken(state, event)
+                metrics.record_job("http", event.kind.value, first_byte_s)
             if isinstance(event, Finished):
                 _log_done(job_id, event, sent, first_byte_s, started)
+                metrics.record_job("http", "ok", first_byte_s)
             if isinstance(event, Audio):
                 sent += len(event.data)
                 first_byte_s = first_byte_s if first_byte_s is not None else time.perf_counter() - started
@@ -204,7 +207,11 @@ async def _sse_body(events: AsyncIterator) -> AsyncIterator[bytes]:
         elif isinstance(event, Segment):
             yield _sse({"type": "speech.segment", **event.public()})
         elif isinstance(event, Finished):
-            yield _sse({"type": "speech.audio.done", "usage": event.usage})
+            # OpenAI's event has usage; the rest is this worker's own (clients ignore them): the text as
+            # spoken and the characters left out, as the queue worker's result has them
+            yield _sse({"type": "speech.audio.done", "usage": event.usage, "seed": event.seed,
+                        "duration_s": event.duration_s, "text": event.text, "dropped": list(event.dropped),
+                        "timings": event.timings})
         elif isinstance(event, Failure):
             error = service_error(event)
             yield _sse({"type": "error", "error": {"message": error.message, "type": "server_error" if error.status >= 500
@@ -234,6 +241,7 @@ def speech_routes(state: HttpState, max_body_bytes: int) -> list[Route]:
         if not stream:
             speech.job["output"] = "inline"  # one answer with the file in it: never an upload
         if not state.inflight.try_acquire():
+            metrics.REFUSED.inc()
             raise ApiError(
                 429,
                 f"the worker is busy ({state.inflight.limit} requests in flight); retry shortly",
@@ -252,6 +260,7 @@ def speech_routes(state: HttpState, max_body_bytes: int) -> list[Route]:
             service_stream.close()
             if isinstance(first, Failure):
                 _check_broken(state, first)
+                metrics.record_job("http", first.kind.value)
                 raise service_error(first)
             raise ApiError(500, "internal error: the service returned no audio", "internal_error")
         speech.headers.update({"X-Seed": str(speech.job["seed"]), "X-Request-Id": job_id, "Cache-Control": "no-store"})
@@ -271,9 +280,11 @@ def speech_routes(state: HttpState, max_body_bytes: int) -> list[Route]:
         if not isinstance(first, Finished) or first.audio is None:  # a whole request: one Finished, the file in it
             raise ApiError(500, "internal error: the service returned no audio", "internal_error")
         _log_done(job_id, first, len(first.audio), None, started)
+        metrics.record_job("http", "ok")
         answer = {"audio": base64.b64encode(first.audio).decode("ascii"), "format": first.format.name,
                   "content_type": first.content_type, "sample_rate": first.sample_rate, "duration_s": first.duration_s,
-                  "seed": first.seed, "text": first.text, "segments": [s.public() for s in first.segments],
+                  "seed": first.seed, "text": first.text, "dropped": list(first.dropped),
+                  "segments": [s.public() for s in first.segments],
                   "usage": first.usage}
         if first.captions is not None:
             answer["captions"] = first.captions

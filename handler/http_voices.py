@@ -42,8 +42,12 @@ def voice_routes(state: HttpState) -> list[Route]:
         page = await call(state, api().list_voices, limit=request.query_params.get("limit"),
                           after=request.query_params.get("after"))
         presets = state.service.voices.presets
-        # as this route answered before stored voices: the preset names and the default voice
-        return JSONResponse({**page, "voices": sorted(presets), "default": state.service.settings.default_voice})
+        # as this route answered before stored voices: the preset names and the default voice; and what
+        # creating a voice takes here (the web page reads it)
+        api_now = api()
+        return JSONResponse({**page, "voices": sorted(presets), "default": state.service.settings.default_voice,
+                             "store": api_now.store is not None, "consent_required": api_now.consent_required,
+                             "transcribes": state.service.voices.can_transcribe})
 
     async def create_voice(request: Request) -> Response:
         gate(state, request)

@@ -109,6 +109,9 @@ class ModelBackend(Protocol):
     def batch_bytes(self, count: int, longest: int) -> float:
         """Estimated memory of one call on `count` items padded to `longest` frames."""
 
+    def device_memory(self) -> dict[str, float] | None:
+        """Device memory in bytes: allocated, reserved and total (None on a CPU): for /metrics."""
+
     def free_memory_bytes(self) -> float | None:
         """Device memory free for batches now (None: unbounded, e.g. on a CPU)."""
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from handler import metrics
 from handler.batching import BatchBounds
 from handler.model import Item, ModelBackend
 
@@ -169,6 +170,7 @@ class Scheduler:
         self._calls += 1
         requests = len({item.request for item in items})
         self.recent_batches.append((len(items), requests))
+        metrics.record_model_call(len(items), requests, model_s)
         results = []
         for item, output in zip(items, outputs, strict=True):
             began = time.perf_counter()

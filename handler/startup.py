@@ -134,6 +134,9 @@ def build_service(settings: Settings, verify_hashes: bool | None = None):
                                  max_batch=settings.max_batch, batch_memory_gb=settings.batch_memory_gb)
         scheduler = Scheduler(backend, policy.bounds)
         details.update(policy.describe())
+        from handler import metrics
+
+        metrics.watch(lambda: scheduler.waiting, backend.device_memory if backend.device_kind == "cuda" else None)
 
     transcribe = None
     if manifest.asr_dir is not None:

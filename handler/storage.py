@@ -59,28 +59,32 @@ class BucketConfig:
             raise DeliveryError(f"BUCKET_ENDPOINT_URL is set but its keys are not; {HOW_TO_CONFIGURE}")
         return cls(endpoint, bucket, access, secret, env.get("BUCKET_REGION", "").strip() or DEFAULT_REGION)
 
-
-class Uploader:
-    def __init__(self, config: BucketConfig, expiry_s: int):
+    def client(self, connect_timeout_s: float, read_timeout_s: float):
+        """A boto3 S3 client for this endpoint and its keys (path-style addressing, a few retries)."""
         import boto3
         from botocore.config import Config
 
-        self.config = config
-        self.expiry_s = expiry_s
-        self._client = boto3.client(
+        return boto3.client(
             "s3",
-            endpoint_url=config.endpoint,
-            aws_access_key_id=config.access_key,
-            aws_secret_access_key=config.secret_key,
-            region_name=config.region,
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
             config=Config(
                 signature_version="s3v4",
                 s3={"addressing_style": "path"},
                 retries={"max_attempts": 3, "mode": "standard"},
-                connect_timeout=10,
-                read_timeout=60,
+                connect_timeout=connect_timeout_s,
+                read_timeout=read_timeout_s,
             ),
         )
+
+
+class Uploader:
+    def __init__(self, config: BucketConfig, expiry_s: int):
+        self.config = config
+        self.expiry_s = expiry_s
+        self._client = config.client(connect_timeout_s=10, read_timeout_s=60)
 
     def upload(self, data: bytes, *, job_id: str, extension: str, content_type: str) -> str:
         day = datetime.now(timezone.utc).strftime("%Y-%m-%d")

@@ -119,21 +119,9 @@ class FolderBlobs:
 
 class S3Blobs:
     def __init__(self, bucket: str, prefix: str, config, timeout_s: float = 10.0):
-        import boto3
-        from botocore.config import Config
-
         self.bucket, self.prefix = bucket, prefix
         self.where = f"s3://{bucket}/{prefix}"
-        self._client = boto3.client(
-            "s3",
-            endpoint_url=config.endpoint,
-            aws_access_key_id=config.access_key,
-            aws_secret_access_key=config.secret_key,
-            region_name=config.region,
-            config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                          retries={"max_attempts": 3, "mode": "standard"},
-                          connect_timeout=timeout_s, read_timeout=timeout_s),
-        )
+        self._client = config.client(connect_timeout_s=timeout_s, read_timeout_s=timeout_s)
 
     def _call(self, action: str, call, **kwargs):
         from botocore.exceptions import BotoCoreError, ClientError

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handler import audio_dsp
+from handler import audio_dsp, metrics
 from handler.audio_codec import decode_audio
 from handler.errors import InputError, StartupError, UnavailableError
 from handler.model import ModelBackend, Preset, Voice
@@ -188,9 +188,11 @@ class VoiceLibrary:
             if cached is not None:
                 voice, checked = cached
                 if now - checked < self.recheck_s:
+                    metrics.record_voice_lookup("stored", hit=True)
                     return voice
                 if self.store.voice_exists(voice_id):  # still there: good for another recheck_s
                     self._stored.put(voice_id, (voice, now))
+                    metrics.record_voice_lookup("stored", hit=True)
                     return voice
                 self._stored.pop(voice_id)
             record = self.store.voice(voice_id)
@@ -208,6 +210,7 @@ class VoiceLibrary:
                              "create it again", field="voice")
         voice = self.backend.prepare_voice(wave, record.ref_text)
         self._stored.put(voice_id, (voice, now))
+        metrics.record_voice_lookup("stored", hit=False)
         return voice
 
     def forget(self, voice_id: str) -> None:
@@ -218,12 +221,13 @@ class VoiceLibrary:
         preset = self.presets.get(name)
         if preset is None:
             raise InputError(f"voice {name!r} is not a preset; available: {', '.join(sorted(self.presets))}", field="voice")
-        return self.from_bytes(preset.path.read_bytes(), preset.ref_text)
+        return self.from_bytes(preset.path.read_bytes(), preset.ref_text, kind="preset")
 
-    def from_bytes(self, data: bytes, ref_text: str | None) -> Voice:
+    def from_bytes(self, data: bytes, ref_text: str | None, kind: str = "reference") -> Voice:
         digest, wave, ref_text = self.reference(data, ref_text)
         key = (digest, ref_text)
         voice = self._voices.get(key)
+        metrics.record_voice_lookup(kind, hit=voice is not None)
         if voice is None:
             voice = self.backend.prepare_voice(wave, ref_text)
             self._voices.put(key, voice)

@@ -23,9 +23,11 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from handler import metrics
 from handler.captions import Segment
 from handler.events import Audio, Event, Failure, Finished
 from handler.platform_limits import STREAM_MESSAGE_BYTES
@@ -33,6 +35,7 @@ from handler.voice_api import FILE_FIELDS, SAMPLE_MAX_BYTES, run_operation
 from handler.voices import decode_base64_audio
 
 _END = object()
+log = logging.getLogger("handler.worker")
 
 STREAM_REFUSED = (
     "stream: true needs a streaming worker, and this endpoint runs with F5_HANDLER=plain; "
@@ -116,7 +119,26 @@ class Worker:
             return iter([self._voice_operation(job_input, job_id)])
         if isinstance(job_input, dict):
             job_input = {key: value for key, value in job_input.items() if key != "operation"}
-        return messages(self.service.events(job_input, job_id))
+        return messages(self._observed(self.service.events(job_input, job_id), job_id))
+
+    def _observed(self, events: Iterator[Event], job_id: str) -> Iterator[Event]:
+        """The job's events, passed on; its figures counted (handler.metrics) and logged in one line."""
+        started, first_audio_s = time.perf_counter(), None
+        for event in events:
+            if isinstance(event, Audio | Finished) and first_audio_s is None:
+                first_audio_s = time.perf_counter() - started  # a whole job's audio comes with its result
+            if isinstance(event, Failure):
+                metrics.record_job("queue", event.kind.value)
+                log.info("job %s failed kind=%s field=%s total_s=%.3f", job_id, event.kind.value, event.field,
+                         time.perf_counter() - started)
+            elif isinstance(event, Finished):
+                metrics.record_job("queue", "ok", first_audio_s)
+                timings = event.timings
+                log.info("job %s done duration_s=%s first_audio_s=%.3f total_s=%s model_s=%s vocoder_s=%s "
+                         "batched_with=%s chunks=%s chunks_waiting=%d", job_id, event.duration_s, first_audio_s,
+                         timings.get("total_s"), timings.get("model_s"), timings.get("vocoder_s"),
+                         timings.get("batched_with"), event.chunks, self.service.scheduler.waiting)
+            yield event
 
     def _voice_operation(self, job_input: dict, job_id: str) -> dict:
         """A job of the voices API (handler.voice_api): its one answer, or its error."""

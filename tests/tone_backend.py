@@ -156,6 +156,9 @@ class ToneBackend:
     def free_memory_bytes(self) -> float | None:
         return None
 
+    def device_memory(self) -> dict[str, float] | None:
+        return None
+
     def synchronize(self) -> None:
         self.sync_threads.add(threading.current_thread().name)
 

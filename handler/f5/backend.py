@@ -138,6 +138,13 @@ class F5Backend:
         free, _ = torch.cuda.mem_get_info(self.device)
         return float(free)
 
+    def device_memory(self) -> dict[str, float] | None:
+        if self.device.type != "cuda":
+            return None
+        return {"allocated": float(torch.cuda.memory_allocated(self.device)),
+                "reserved": float(torch.cuda.memory_reserved(self.device)),
+                "total": float(torch.cuda.get_device_properties(self.device).total_memory)}
+
     def synchronize(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
