@@ -167,6 +167,11 @@ while True:
     if time.time() > deadline or server.poll() is not None:
         sys.exit("the HTTP server did not become ready")
     time.sleep(0.5)
+# the web page and its script are in the image, and the metrics answer
+page = urllib.request.urlopen("http://127.0.0.1:8000/", timeout=30).read().decode()
+script = urllib.request.urlopen("http://127.0.0.1:8000/web/app.js", timeout=30).read()
+metrics = urllib.request.urlopen("http://127.0.0.1:8000/metrics", timeout=30).read().decode()
+print("page", "/web/app.js" in page, len(script) > 1000, "f5_http_requests_total" in metrics)
 # a stored voice, made from a multipart upload (the voices API), then spoken
 clip = open("/out/clip.wav", "rb").read()
 CRLF = bytes((13, 10))
@@ -200,14 +205,15 @@ def test_the_image_starts_and_serves_without_the_modules_inference_never_calls(i
 
 def test_the_image_serves_http_with_no_network(image, tmp_path):
     """F5_MODE=http: the same image as a load-balancing worker; a client inside the container (the
-    network is off, loopback is not) stores a voice from a multipart upload and asks for speech in it,
-    then SIGTERM drains it and it exits 0."""
+    network is off, loopback is not) gets the web page and the metrics, stores a voice from a multipart
+    upload and asks for speech in it, then SIGTERM drains it and it exits 0."""
     tmp_path.chmod(0o777)
     (tmp_path / "clip.wav").write_bytes(wav_bytes(speechlike(3.0), 24000))
     result = run(image, "-c", HTTP_CLIENT, entrypoint="/opt/venv/bin/python", env=["F5_REQUIRE_GPU=0"],
                  volumes=[f"{tmp_path}:/out"], timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     assert "voice audio.voice voice_" in result.stdout and "seed 3" in result.stdout
+    assert "page True True True" in result.stdout  # the web page, its script and /metrics
     audio, rate = sf.read(tmp_path / "http.wav")
     assert rate == 24000 and len(audio) > 0.3 * rate
 
