@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from handler.audio_codec import OUTPUT_FORMATS
 from handler.errors import InputError
+from handler.text_normalize import FAMILIES
 
 MAX_SEED = 2**31 - 1
 FormatName = Literal[tuple(OUTPUT_FORMATS)]  # the codec's list is the contract's
@@ -38,7 +39,8 @@ class TTSRequest(BaseModel):
     format: FormatName = "wav"
     output: Literal["auto", "inline", "url"] = "auto"
     stream: bool = False
-    normalize: bool = True  # speak numbers, symbols and dates as words (handler.text_normalize)
+    # speak markup, links, numbers and symbols as words (handler.text_normalize); an object switches families off
+    normalize: bool | dict[str, bool] = True
     timestamps: bool = False  # each sentence's start and end in the audio (handler.script, handler.captions)
     captions: Literal["srt", "vtt"] | None = None  # the timestamps as subtitles too (implies timestamps)
     model: str | None = Field(default=None, description="accepted for OpenAI compatibility, ignored")
@@ -67,6 +69,30 @@ class TTSRequest(BaseModel):
         if not value.strip():
             raise ValueError("text is empty or only whitespace; send the words to speak")
         return value
+
+    @field_validator("normalize", mode="plain")
+    @classmethod
+    def _normalize_switches(cls, value: Any) -> bool | dict[str, bool]:
+        if isinstance(value, bool):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError("must be true, false, or an object that switches rule families on or off, "
+                             f'e.g. {{"urls": false}}; families: {", ".join(FAMILIES)}')
+        unknown = sorted(str(k) for k in value if k not in FAMILIES)
+        if unknown:
+            raise ValueError(f"unknown rule families {', '.join(unknown)}; families: {', '.join(FAMILIES)}")
+        not_bool = sorted(k for k, v in value.items() if not isinstance(v, bool))
+        if not_bool:
+            raise ValueError(f"{', '.join(not_bool)}: each family takes true or false")
+        return dict(value)
+
+    def families_off(self) -> frozenset[str] | None:
+        """The normaliser's families switched off; None when `normalize` is false (no rule runs)."""
+        if self.normalize is False:
+            return None
+        if self.normalize is True:
+            return frozenset()
+        return frozenset(name for name, on in self.normalize.items() if not on)
 
     @field_validator("cfg_strength", "sway_sampling_coef", "speed", "fix_duration", "cross_fade_duration")
     @classmethod

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from handler import speakable
 from handler.errors import InputError
 from handler.text_chunks import chunk_text, normalize_text
-from handler.text_normalize import normalize_for_speech
+from handler.text_normalize import normalize_for_speech, read_markup
 
 # a sentence ends at . ! ? … (then a space) or a full-width stop; not after these abbreviations
 _SENTENCE_END = re.compile(r"(?<=[.!?…])(?P<close>[\"'”’)\]]*)\s+|(?<=[。！？])(?P<full_width>)")
@@ -52,10 +52,11 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
-def normalized(text: str, normalize: bool = True) -> str:
-    """The text as it will be spoken: whitespace folded, and numbers, symbols and dates as words."""
-    text = normalize_text(text)
-    return normalize_text(normalize_for_speech(text)) if normalize else text
+def normalized(text: str, off: frozenset[str] | None = frozenset()) -> str:
+    """The text as it will be spoken: markup, links, numbers and symbols as words, except the families
+    in `off` (None: no rule at all), then whitespace folded. Folded after, not before: the markdown
+    rules read lines (a heading, a list item) and need the caller's newlines."""
+    return normalize_text(text if off is None else normalize_for_speech(text, off=off))
 
 
 def speakable_text(backend, text: str) -> tuple[str, tuple[str, ...]]:
@@ -70,19 +71,22 @@ def speakable_text(backend, text: str) -> tuple[str, tuple[str, ...]]:
     return (speakable.without(text, set(dropped)) if dropped else text), dropped
 
 
-def prepare_script(backend, voice, text: str, *, speed: float, normalize: bool, first_chunk_s: float | None,
+def prepare_script(backend, voice, text: str, *, speed: float, off: frozenset[str] | None, first_chunk_s: float | None,
                    timestamps: bool) -> Script:
-    """`first_chunk_s`: a stream's short first chunk (None: the model's chunks from the start)."""
+    """`off`: the normaliser's families switched off (None: no normalisation). `first_chunk_s`: a
+    stream's short first chunk (None: the model's chunks from the start)."""
     budget = backend.text_budget(voice, speed)
     first = backend.text_budget(voice, speed, first_chunk_s) if first_chunk_s else None
     if not timestamps:
-        spoken, dropped = speakable_text(backend, normalized(text, normalize))
+        spoken, dropped = speakable_text(backend, normalized(text, off))
         _require_words(spoken, dropped)
         chunks = chunk_text(spoken, budget, first_max_bytes=first, min_rest_bytes=backend.shortest_chunk_bytes)
         return Script(spoken, dropped, chunks)
     chunks, sentences, dropped = [], [], set()
-    for written in split_sentences(text):
-        spoken, left_out = speakable_text(backend, normalized(written, normalize))
+    # markup read first, on the whole text: its lines (headings, list items) end as sentences, and the
+    # subtitles show the words, not the asterisks
+    for written in split_sentences(text if off is None else read_markup(text, off)):
+        spoken, left_out = speakable_text(backend, normalized(written, off))
         dropped.update(left_out)
         if not _has_words(spoken):
             continue  # nothing to say here (an emoji and its full stop): no sentence, no time

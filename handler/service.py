@@ -105,9 +105,9 @@ class Service:
         return finished.timings
 
     @staticmethod
-    def normalized(text: str, normalize: bool = True) -> str:
+    def normalized(text: str, off: frozenset[str] | None = frozenset()) -> str:
         """The text as it will be spoken (handler.script.normalized)."""
-        return normalized(text, normalize)
+        return normalized(text, off)
 
     # ---- steps -----------------------------------------------------------------------------------
     def _serve(self, request: TTSRequest, job_id: str, started: float) -> Iterator[Event]:
@@ -116,7 +116,7 @@ class Service:
                              field="output")
         voice = self._voice(request)
         # a stream starts with a short chunk so its first audio comes early; otherwise the model's chunks
-        script = prepare_script(self.backend, voice, request.text, speed=request.speed, normalize=request.normalize,
+        script = prepare_script(self.backend, voice, request.text, speed=request.speed, off=request.families_off(),
                                 first_chunk_s=self.policy.first_chunk_s if request.stream else None,
                                 timestamps=request.timestamps)
         params = SynthesisParams(

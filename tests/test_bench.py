@@ -81,6 +81,17 @@ def test_playback_benchmark_quick_mode(tmp_path):
         assert all(row["audio_s"] > 5 and row["first_audio_p50_s"] > 0 for row in levels)
 
 
+def test_normalize_benchmark_quick_mode(tmp_path):
+    """bench/normalize_bench.py --quick: every text timed, per 1,000 characters."""
+    out = tmp_path / "normalize.json"
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "normalize_bench.py"), "--quick", "--out", str(out)],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.loads(out.read_text())["results"]
+    assert [row["language"] for row in rows] == ["auto", "en", "en", "zh"]
+    assert all(row["chars"] > 1000 and row["repeats"] == 3 and row["ms_per_1k_chars_p50"] > 0 for row in rows)
+
+
 def test_startup_benchmark_compares_trees(tiny_model_dir, tmp_path):
     """bench/startup_bench.py on the host: this tree against a second tree (here the same one), one run each."""
     out = tmp_path / "startup.json"

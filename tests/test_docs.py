@@ -73,7 +73,7 @@ def test_the_batching_defaults_where_pages_and_the_hub_repeat_them():
         assert f"{GPU.concurrency} on a GPU, {CPU.concurrency} on a CPU" in source["F5_CONCURRENCY"]
         assert f"{GPU.max_items} on a GPU, {CPU.max_items} on a CPU" in source["F5_MAX_BATCH"]
         assert percent in source["F5_BATCH_MEMORY_GB"].replace(" %", "%")
-    readme = re.search(r"GPU defaults \((\d+) jobs at once, (\d+) chunks per model call\)", text(README))
+    readme = re.search(r"GPU\s+defaults\s+\((\d+)\s+jobs\s+at\s+once,\s+(\d+)\s+chunks\s+per\s+model\s+call\)", text(README))
     assert readme and readme.groups() == (str(GPU.concurrency), str(GPU.max_items))
     architecture = re.search(r"GPU defaults \((\d+) jobs,\s+(\d+) chunks, (\d+) % of free memory\)",
                              text(ROOT / "docs" / "architecture.md"))
@@ -136,3 +136,21 @@ def test_every_link_and_anchor_resolves(page):
             if not resolved.exists() or (anchor and anchor not in _anchors(resolved)):
                 broken.append(f"{page.name}:{number}: {target}")
     assert broken == []
+
+
+def test_the_text_pages_before_and_after_table_is_what_the_worker_speaks(service):
+    from handler.script import normalized, speakable_text
+
+    rows = table_rows(ROOT / "docs" / "text.md", r"[^`]+")
+    examples = {written: cells[-1] for written, cells in rows.items() if len(cells) == 2}
+    assert len(examples) >= 12
+    for written, now in examples.items():
+        spoken, _ = speakable_text(service.backend, normalized(written.replace("\\n", "\n")))
+        assert spoken == now, written
+
+
+def test_the_text_page_names_every_rule_family():
+    from handler.text_normalize import FAMILIES
+
+    rows = table_rows(ROOT / "docs" / "text.md", r"[a-z]+")
+    assert [name for name, cells in rows.items() if len(cells) == 1] == list(FAMILIES)
