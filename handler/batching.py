@@ -1,8 +1,8 @@
-"""The batching policy, in one place: how many jobs one worker takes at once, how many chunks share
-one model call, how much memory one call may use, how many chunks may wait, and how short a stream's
-first chunk is. Settings (F5_CONCURRENCY, F5_MAX_BATCH, F5_BATCH_MEMORY_GB) override the device
-defaults; 0 keeps them. docs/architecture.md explains the figures; tests hold the README and
-.runpod/hub.json to them.
+"""The batching policy, in one place: how many jobs one worker takes at once, how many chunks share one
+model call, how much memory one call may use, how many chunks may wait, and how a stream's
+chunks grow and when its later chunks are due. Settings (F5_CONCURRENCY, F5_MAX_BATCH,
+F5_BATCH_MEMORY_GB) override the device defaults; 0 keeps them. docs/architecture.md explains the
+figures; tests hold the README and .runpod/hub.json to them.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ DEFAULTS = {
 }
 MAX_PENDING = 256  # chunks waiting for the model; a request beyond it waits to submit, never dropped
 FIRST_CHUNK_S = 3.0  # a stream's first chunk: about this much speech, so its first audio comes early
+# then each chunk of a stream at most 1.5 times the one before, up to the model's limit (measured with
+# bench/playback_bench.py: 2.0 still left 8 streams on a CPU stalling, see bench/RESULTS.md)
+STREAM_CHUNK_GROWTH = 1.5
+PLAYBACK_SLACK = 0.8  # a stream's later chunk is due after this share of the speech before it has played
 
 
 @dataclass(frozen=True)
@@ -62,3 +66,19 @@ def batching_policy(device_kind: str, free_memory_bytes: float | None, *, concur
         memory = defaults.memory_fraction * free_memory_bytes
     bounds = BatchBounds(max_items=max_batch or defaults.max_items, memory_bytes=memory, max_pending=MAX_PENDING)
     return BatchingPolicy(concurrency=concurrency or defaults.concurrency, bounds=bounds)
+
+
+def playback_due(chunks: list[str], first_seconds: float, playing_since: float) -> list[float]:
+    """When a stream's listener will need each chunk after the first (time.monotonic()): the first
+    chunk plays from `playing_since` for `first_seconds`; chunk k is needed once the text before it has
+    been spoken, at the first chunk's pace per UTF-8 byte (the model's own duration rule is proportional
+    to the text's bytes), less PLAYBACK_SLACK's margin for the estimate and for making the chunk. The
+    scheduler serves the item due first, so concurrent streams take turns by need rather than a stream
+    making all of its rest before the next stream's second chunk."""
+    spoken = len(chunks[0].encode("utf-8"))
+    per_byte = first_seconds / max(1, spoken)
+    due = []
+    for chunk in chunks[1:]:
+        due.append(playing_since + PLAYBACK_SLACK * per_byte * spoken)
+        spoken += len(chunk.encode("utf-8"))
+    return due

@@ -3,10 +3,14 @@
 One thread makes every model call (`sample`, `vocode`) and is the only code that waits for the device,
 so it is where GPU time is measured (`model_s`, `vocoder_s` of each result). Request threads only make
 items (a plan may draw their noise on the device: small, asynchronous work that needs no lock).
-Each round it takes the oldest waiting item and adds the next waiting items of the same group in
-arrival order, while the batch stays within the bounds (handler.batching): at most `max_items` items,
-and the backend's memory estimate within `memory_bytes`. So no item waits behind younger ones of its
-group, and every group gets its turn as soon as its oldest item is the oldest overall. A batch that
+Each item is due at a time: when it was submitted (a whole request wants everything at once), or,
+for a stream's later chunks, when its listener will need it (handler.service). Each round takes the
+waiting item due first and adds the next waiting items of the same group in the same order, while the
+batch stays within the bounds (handler.batching): at most `max_items` items, and the backend's memory
+estimate within `memory_bytes`. With no later due times this is first come first served: no item waits
+behind younger ones of its group, and every group gets its turn as soon as its oldest item is the
+oldest overall. With them, eight streams take turns chunk by chunk, instead of the first to finish its
+opening chunk making all of its rest while the others' listeners run out of audio. A batch that
 runs out of memory anyway is split in halves and retried before any item fails; any other failure
 fails exactly the items of that batch. Nothing here knows which model it serves (handler.model).
 """
@@ -45,6 +49,17 @@ class SchedulerClosed(RuntimeError):
     pass
 
 
+@dataclass(eq=False)
+class _Waiting:
+    due: float  # time.monotonic() at which it is needed
+    arrival: int
+    item: Item
+    future: Future
+
+    def order(self) -> tuple[float, int]:
+        return self.due, self.arrival
+
+
 # Every live scheduler is closed when the interpreter exits: its daemon thread, caught inside a torch
 # call by the interpreter's finalization, would abort the whole process ("terminate called without
 # an active exception", SIGABRT) instead of letting it exit with its own status.
@@ -61,7 +76,8 @@ class Scheduler:
     def __init__(self, backend: ModelBackend, bounds: BatchBounds):
         self.backend = backend
         self.bounds = bounds
-        self._pending: deque[tuple[Item, Future]] = deque()
+        self._pending: list[_Waiting] = []
+        self._arrivals = 0  # ties of due time go in arrival order
         self._cond = threading.Condition()
         self._closed = False
         self._calls = 0
@@ -71,17 +87,20 @@ class Scheduler:
         _live.add(self)
 
     # ---- the requests' side ----------------------------------------------------------------------
-    def submit(self, items: list[Item]) -> list[Future]:
-        """Queue items in order; returns one future per item, resolving to an ItemResult."""
+    def submit(self, items: list[Item], due: list[float] | None = None) -> list[Future]:
+        """Queue items in order; returns one future per item, resolving to an ItemResult. `due`: when
+        each item is needed (time.monotonic()); by default now, which is first come first served."""
         futures = []
+        now = time.monotonic()
         with self._cond:
-            for item in items:
+            for index, item in enumerate(items):
                 while len(self._pending) >= self.bounds.max_pending and not self._closed:
                     self._cond.wait()
                 if self._closed:
                     raise SchedulerClosed("the worker is shutting down; retry the request")
                 future: Future = Future()
-                self._pending.append((item, future))
+                self._arrivals += 1
+                self._pending.append(_Waiting(now if due is None else due[index], self._arrivals, item, future))
                 futures.append(future)
             self._cond.notify_all()
         return futures
@@ -90,9 +109,9 @@ class Scheduler:
         """Stop after the batch in progress; items still waiting fail with SchedulerClosed."""
         with self._cond:
             self._closed = True
-            waiting, self._pending = list(self._pending), deque()
+            waiting, self._pending = self._pending, []
             self._cond.notify_all()
-        for _, future in waiting:
+        for future in (entry.future for entry in waiting):
             if future.set_running_or_notify_cancel():
                 future.set_exception(SchedulerClosed("the worker is shutting down; retry the request"))
         if threading.current_thread() is not self._thread:
@@ -110,10 +129,11 @@ class Scheduler:
                 self._cond.wait()
             if self._closed:
                 return None
-            first, _ = self._pending[0]
+            self._pending.sort(key=_Waiting.order)
+            first = self._pending[0].item
             batch, longest = [], 0
-            for entry in list(self._pending):
-                item = entry[0]
+            for entry in self._pending:
+                item = entry.item
                 if len(batch) >= self.bounds.max_items:
                     break
                 if item.group != first.group:
@@ -123,11 +143,11 @@ class Scheduler:
                     continue  # a shorter item further back may still fit
                 batch.append(entry)
                 longest = grown
-            for entry in batch:
-                self._pending.remove(entry)
+            taken = {id(entry) for entry in batch}
+            self._pending = [entry for entry in self._pending if id(entry) not in taken]
             self._cond.notify_all()  # room for waiting submitters
         # cancelled items (a caller that went away) are dropped here, before any work is spent on them
-        return [(item, future) for item, future in batch if future.set_running_or_notify_cancel()]
+        return [(entry.item, entry.future) for entry in batch if entry.future.set_running_or_notify_cancel()]
 
     def _loop(self) -> None:
         while True:

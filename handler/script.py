@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from handler import speakable
+from handler.batching import STREAM_CHUNK_GROWTH
 from handler.errors import InputError
 from handler.text_chunks import chunk_text, normalize_text
 from handler.text_normalize import normalize_for_speech, read_markup
@@ -80,7 +81,8 @@ def prepare_script(backend, voice, text: str, *, speed: float, off: frozenset[st
     if not timestamps:
         spoken, dropped = speakable_text(backend, normalized(text, off))
         _require_words(spoken, dropped)
-        chunks = chunk_text(spoken, budget, first_max_bytes=first, min_rest_bytes=backend.shortest_chunk_bytes)
+        chunks = chunk_text(spoken, budget, first_max_bytes=first, min_rest_bytes=backend.shortest_chunk_bytes,
+                            growth=STREAM_CHUNK_GROWTH if first else None)
         return Script(spoken, dropped, chunks)
     chunks, sentences, dropped = [], [], set()
     # markup read first, on the whole text: its lines (headings, list items) end as sentences, and the

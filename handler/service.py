@@ -21,7 +21,7 @@ import numpy as np
 
 from handler import audio_dsp
 from handler.audio_codec import OUTPUT_FORMATS, encode_audio
-from handler.batching import BatchingPolicy
+from handler.batching import BatchingPolicy, playback_due
 from handler.captions import CAPTION_FORMATS, Segment
 from handler.crossfade import CrossfadeJoiner
 from handler.delivery import Delivery
@@ -164,15 +164,18 @@ class Service:
 
     def _results(self, plan: Plan, timer: StageTimer, stats: dict, first_alone: bool) -> Iterator[np.ndarray]:
         """Each chunk's wave, in order, as soon as it exists. A stream sends its first chunk to the
-        scheduler alone (so nothing holds it up) and the others the moment it is done; otherwise all
-        chunks go at once, so that they can share model calls with each other and other requests."""
+        scheduler alone (so nothing holds it up) and the others the moment it is done, each due when
+        its listener will need it (playback_due); otherwise all chunks go at once, due now, so that
+        they can share model calls with each other and other requests."""
         count = len(plan.chunks)
         futures = self.scheduler.submit(plan.items(0, 1 if first_alone else count))
         try:
             for index in range(count):
                 result: ItemResult = futures[index].result()
                 if len(futures) < count:
-                    futures += self.scheduler.submit(plan.items(len(futures)))
+                    rate = self.backend.sample_rate
+                    due = playback_due(plan.chunks, len(result.wave) / rate, time.monotonic())
+                    futures += self.scheduler.submit(plan.items(len(futures)), due=due)
                 _account(result, timer, stats)
                 yield result.wave
         finally:

@@ -6,7 +6,9 @@ Sentences (split after . ! ? ; : , and their CJK forms) are packed into chunks o
   characters, so no chunk overflows (upstream lets it overflow);
 - a stream may ask for a short first chunk (`first_max_bytes`): the first sentences or clauses that
   fit, so its first audio comes after a small part of the work, unless what would follow is shorter
-  than `min_rest_bytes`. The other chunks follow upstream's rule.
+  than `min_rest_bytes`; and for chunks that then grow by `growth` at each step (whole clauses, never
+  cut inside one) up to `max_bytes`, so that each chunk is made while the ones before it play, even
+  when many streams share the model. The other chunks follow upstream's rule.
 """
 
 from __future__ import annotations
@@ -82,21 +84,37 @@ def _take_first(pieces: list[str], first_max_bytes: int) -> tuple[str, list[str]
     return head, pieces[taken:]
 
 
-def chunk_text(text: str, max_bytes: int, first_max_bytes: int | None = None, min_rest_bytes: int = 0) -> list[str]:
-    """Chunks of at most `max_bytes` bytes each (the first at most `first_max_bytes`, when given);
-    joining them with spaces gives the text back. A short first chunk is cut only where what follows
-    it is at least `min_rest_bytes` long: a model may speak a tiny last chunk differently (F5-TTS
-    speaks text under 10 bytes slowly), and a stream must not cost its text that."""
+def _take_whole(pieces: list[str], limit: int) -> tuple[str, list[str]]:
+    """A growing chunk: whole pieces while they fit in `limit`, at least one (each fits max_bytes)."""
+    head, taken = pieces[0], 1
+    while taken < len(pieces) and _byte_len(_joined(head, pieces[taken])) <= limit:
+        head = _joined(head, pieces[taken])
+        taken += 1
+    return head, pieces[taken:]
+
+
+def chunk_text(text: str, max_bytes: int, first_max_bytes: int | None = None, min_rest_bytes: int = 0,
+               growth: float | None = None) -> list[str]:
+    """Chunks of at most `max_bytes` bytes each (the first at most `first_max_bytes`, when given, and
+    with `growth` each next one at most that many times the limit before it); joining them with spaces
+    gives the text back. A short chunk is cut only where what follows it is at least `min_rest_bytes`
+    long: a model may speak a tiny last chunk differently (F5-TTS speaks text under 10 bytes slowly),
+    and a stream must not cost its text that."""
     if max_bytes < 1 or (first_max_bytes is not None and first_max_bytes < 1):
         raise ValueError("max_bytes must be positive")
+    if growth is not None and growth <= 1:
+        raise ValueError("growth must be above 1")
     text = normalize_text(text)
     pieces = _pieces(text, max_bytes)
     chunks: list[str] = []
-    if first_max_bytes is not None and pieces and first_max_bytes < max_bytes:
-        first, rest = _take_first(pieces, first_max_bytes)
-        if not rest or _byte_len(" ".join(rest)) >= min_rest_bytes:
-            chunks.append(first)
-            pieces = rest
+    limit = first_max_bytes
+    while limit is not None and pieces and limit < max_bytes:
+        head, rest = (_take_first if not chunks else _take_whole)(pieces, limit)
+        if rest and _byte_len(" ".join(rest)) < min_rest_bytes:
+            break
+        chunks.append(head)
+        pieces = rest
+        limit = int(limit * growth) if growth else None
     current = ""
     for piece in pieces:
         candidate = _joined(current, piece)

@@ -2,6 +2,7 @@
 gets exactly its own audio, the same as alone (compared on the waveform, up to float rounding)."""
 
 import base64
+import itertools
 import threading
 
 import numpy as np
@@ -86,3 +87,35 @@ def test_warm_up_runs_the_batched_path_too_where_calls_are_batched(tiny_model_di
         assert batched.concurrency == 3 and batched.scheduler.bounds.max_items == 2
     finally:
         batched.scheduler.close()
+
+
+def test_concurrent_streams_take_turns_chunk_by_chunk(service):
+    """Two streams at once, one chunk per model call: once their first chunks are out, each later chunk
+    is made by when its listener needs it (handler.batching.playback_due), so the two take turns,
+    instead of the first to finish its opening chunk making all of its rest while the other's listener
+    waits (first come first served gave A, B, A, A, A, A, B, B, B, B)."""
+    from test_scheduler import Recording
+
+    recording = Recording(service.backend)
+    streams = service_with_scheduler(service, backend=recording, max_items=1)
+    text = " ".join(f"Sentence {word} of a stream, said with a few more words, and a clause." for word in
+                    ("one", "two", "three", "four", "five", "six"))
+    start = threading.Barrier(2)
+
+    def listen(seed):
+        start.wait()
+        messages = answer(streams, {"text": text, "stream": True, "format": "pcm", "nfe_step": 4, "seed": seed})
+        assert messages[-1].get("done"), messages[-1]
+
+    threads = [threading.Thread(target=listen, args=(seed,)) for seed in (1, 2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+    finally:
+        streams.scheduler.close()
+    order = [call[0].request for call in recording.calls]
+    assert len(order) >= 10 and len(set(order)) == 2
+    switches = sum(1 for before, after in itertools.pairwise(order) if before != after)
+    assert switches >= len(order) // 2, order  # turns, not one stream's rest in a block

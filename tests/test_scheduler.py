@@ -95,6 +95,32 @@ def test_groups_wait_their_turn_in_arrival_order(backend, voice):
     assert [[item.request for item in call] for call in recording.calls] == [[1], [2, 4], [3]]
 
 
+def test_items_run_in_order_of_when_they_are_due(backend, voice):
+    """A stream's later chunks are due when its listener needs them: a chunk due sooner runs first,
+    even if submitted later; the default (due now) keeps arrival order, before what is due later."""
+    recording = Recording(backend)
+    scheduler = make(recording, max_items=1)
+    a = plan_items(backend, voice, ["A later.", "A latest."], 2)
+    b = plan_items(backend, voice, ["B sooner.", "B later."], 3)
+    whole = plan_items(backend, voice, ["Whole now."], 4)
+    names = {id(item): name for name, item in [("a0", a[0]), ("a1", a[1]), ("b0", b[0]), ("b1", b[1]), ("whole", whole[0])]}
+    try:
+        recording.gate.clear()
+        futures = scheduler.submit(plan_items(backend, voice, ["Hold."], 1))
+        time.sleep(0.2)
+        now = time.monotonic()
+        futures += scheduler.submit(a, due=[now + 5, now + 9])
+        futures += scheduler.submit(b, due=[now + 3, now + 7])
+        futures += scheduler.submit(whole)
+        recording.gate.set()
+        for future in futures:
+            future.result(timeout=60)
+    finally:
+        scheduler.close()
+    order = [names.get(id(item), "hold") for [item] in recording.calls]
+    assert order == ["hold", "whole", "b0", "a0", "b1", "a1"]
+
+
 def test_the_memory_bound_splits_batches_but_always_runs_the_oldest(backend, voice):
     recording = Recording(backend, bytes_per_frame=1.0)
     texts = ["A chunk of some length here.", "Another chunk of some length.", "And a third one of some length."]
@@ -243,3 +269,12 @@ def test_the_process_exits_cleanly_with_a_batch_in_flight(tiny_model_dir, tmp_pa
         assert "exiting with a batch in flight" in done.stdout, done.stderr[-2000:]
         assert done.returncode == 0, done.stderr[-2000:]
         assert "terminate called" not in done.stderr
+
+
+def test_a_streams_later_chunks_are_due_as_its_speech_plays():
+    from handler.batching import PLAYBACK_SLACK, playback_due
+
+    # the first chunk (4 bytes) plays 2 s from t=100: half a second a byte, so the second chunk is needed
+    # after 2 s of speech and the third after 4 s, each less the slack
+    assert playback_due(["abcd", "efgh", "ij"], 2.0, 100.0) == pytest.approx([100 + PLAYBACK_SLACK * 2, 100 + PLAYBACK_SLACK * 4])
+    assert playback_due(["好", "的"], 1.5, 0.0) == pytest.approx([PLAYBACK_SLACK * 1.5])  # by UTF-8 bytes, as F5-TTS counts

@@ -74,3 +74,27 @@ def test_with_a_first_chunk_nothing_is_lost_and_no_rest_is_too_short(text, first
     assert all(0 < _bytes(c) <= 120 for c in chunks)
     if len(chunks) > 1 and _bytes(chunks[0]) <= first:  # a first chunk was cut: what follows is long enough
         assert _bytes(" ".join(chunks[1:])) >= min_rest
+
+
+TEXT_OF_A_STREAM = ("The first sentence is short. The second one follows it, and it is somewhat longer than the first one "
+                    "was. The third sentence goes on for a while, with clauses, commas, and a few more words to fill it. "
+                    "The fourth and last sentence closes it, and a listener should hear every word.")
+
+
+def test_a_streams_chunks_grow_by_whole_clauses_up_to_the_limit():
+    chunks = chunk_text(TEXT_OF_A_STREAM, 174, first_max_bytes=30, min_rest_bytes=10, growth=1.5)
+    assert [_bytes(c) for c in chunks] == [28, 26, 49, 94, 78]  # limits 30, 45, 67, 101, then upstream's 174
+    assert " ".join(chunks) == TEXT_OF_A_STREAM
+    assert all(c.endswith((".", ",")) for c in chunks)  # each a whole clause or more: never cut inside one
+    # without growth only the first is short, the rest is packed by upstream's rule
+    assert [_bytes(c) for c in chunk_text(TEXT_OF_A_STREAM, 174, first_max_bytes=30, min_rest_bytes=10)] == [28, 171, 78]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=400), st.integers(min_value=4, max_value=40), st.sampled_from([1.5, 2.0, 3.0]))
+def test_growing_chunks_lose_nothing_and_stay_within_their_limits(text, first, growth):
+    chunks = chunk_text(text, 120, first_max_bytes=first, min_rest_bytes=10, growth=growth)
+    assert "".join("".join(chunks).split()) == "".join(normalize_text(text).split())
+    assert all(0 < _bytes(c) <= 120 for c in chunks)
+    pieces = chunk_text(text, 120)  # no chunk is ever larger than 120; a growing one holds whole pieces
+    assert len(chunks) >= len(pieces)
