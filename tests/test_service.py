@@ -92,7 +92,7 @@ def test_long_text_is_chunked_and_joined(service):
 def test_stream_messages_add_up_to_its_chunks_joined(service):
     """A stream starts with a short chunk (deliberately unlike upstream); the rest of its chunks follow
     upstream's rule, and its messages joined are exactly those chunks' audio cross-faded."""
-    from handler.batching import FIRST_CHUNK_S
+    from handler.batching import FIRST_CHUNK_S, STREAM_CHUNK_GROWTH
     from handler.crossfade import crossfade_join
     from handler.model import SynthesisParams
     from handler.text_chunks import chunk_text
@@ -100,8 +100,9 @@ def test_stream_messages_add_up_to_its_chunks_joined(service):
     request = {"text": LONG_TEXT, "seed": 9, "nfe_step": 4, "format": "pcm"}
     voice = service.voices.preset("en")
     budget = service.backend.text_budget
-    chunks = chunk_text(service.normalized(LONG_TEXT), budget(voice, 1.0), first_max_bytes=budget(voice, 1.0, FIRST_CHUNK_S))
-    assert chunks[1:] == chunk_text(" ".join(chunks[1:]), budget(voice, 1.0))
+    chunks = chunk_text(service.normalized(LONG_TEXT), budget(voice, 1.0), first_max_bytes=budget(voice, 1.0, FIRST_CHUNK_S),
+                        min_rest_bytes=service.backend.shortest_chunk_bytes, growth=STREAM_CHUNK_GROWTH)
+    assert len(chunks[0].encode()) < len(chunks[1].encode()) < len(chunks[2].encode())  # short, then growing
     plan = service.backend.plan(voice, chunks, SynthesisParams(nfe_step=4, seed=9), request=0)
     waves = [future.result().wave for future in service.scheduler.submit(plan.items())]
     whole = (np.clip(crossfade_join(waves, int(0.15 * 24000)), -1, 1) * 32767).round().astype("<i2")
