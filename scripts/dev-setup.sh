@@ -13,8 +13,9 @@ TORCHAUDIO="${TORCHAUDIO:-torchaudio==$(PYTHON="$PYTHON" bash scripts/variants.s
 # ffmpeg: the tests decode streamed audio with a decoder other than the one that encoded it
 command -v ffmpeg >/dev/null || { apt-get update -qq && apt-get install -y -qq ffmpeg >/dev/null; }
 # Chromium: tests/test_web_page.py drives the system browser with Playwright (whose own browser download
-# is never used); Debian's package, unless a Chromium is already on PATH (GitHub's runners have one)
-command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+# is never used); Debian's package, unless a Chromium or Chrome is already on PATH (GitHub's runners have
+# Google Chrome)
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null \
   || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv

@@ -41,8 +41,10 @@ PHONE = {"width": 390, "height": 844}
 
 
 def chromium() -> str:
-    """The system Chromium: F5_TEST_CHROMIUM, else `chromium` (Debian's) or `chromium-browser` on PATH."""
-    for candidate in (os.environ.get("F5_TEST_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser")):
+    """The system Chromium: F5_TEST_CHROMIUM, else `chromium` (Debian's) or `chromium-browser` on PATH, else
+    Google Chrome (what GitHub's runners have)."""
+    for candidate in (os.environ.get("F5_TEST_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"),
+                      shutil.which("google-chrome")):
         if candidate and Path(candidate).exists():
             return candidate
     pytest.fail("the web page tests need Chromium and found none: run scripts/dev-setup.sh (it runs "
