@@ -7,13 +7,17 @@ import sys
 from conftest import ROOT
 
 
+def bench(script: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Runs bench/<script> with these arguments; its output, once it has exited 0."""
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args],
+                            capture_output=True, text=True, timeout=timeout, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
 def test_cpu_benchmark_quick_mode(tmp_path):
     out = tmp_path / "bench.json"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "cpu_bench.py"), "--quick", "--out", str(out)],
-        capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = bench("cpu_bench.py", "--quick", "--out", str(out), timeout=600)
     report = json.loads(out.read_text())
     cases = {row["case"]: row for row in report["cases"]}
     assert len(cases) == 4
@@ -27,11 +31,7 @@ def test_cpu_benchmark_quick_mode(tmp_path):
 
 def test_gpu_benchmark_quick_mode(tmp_path):
     """bench/gpu_bench.py --quick: the GPU benchmark's own code on CPU with the tiny model, every section."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "gpu_bench.py"), "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=900, check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    bench("gpu_bench.py", "--quick", "--out", str(tmp_path))
     report = json.loads((tmp_path / "gpu_bench.json").read_text())
     for section in ("startup", "latency", "first_audio", "concurrency", "memory", "dtypes", "playback"):
         assert "error" not in report[section], (section, report[section])
@@ -71,9 +71,7 @@ def test_gpu_benchmark_quick_mode(tmp_path):
 def test_playback_benchmark_quick_mode(tmp_path):
     """bench/playback_bench.py --quick: every path (queue /stream, HTTP raw, SSE) at both levels."""
     out = tmp_path / "playback.json"
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / "playback_bench.py"), "--quick", "--out", str(out)],
-                            capture_output=True, text=True, timeout=900, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
+    bench("playback_bench.py", "--quick", "--out", str(out))
     paths = json.loads(out.read_text())["paths"]
     assert set(paths) == {"http_raw", "http_sse", "queue_stream"}
     for levels in paths.values():
@@ -84,9 +82,7 @@ def test_playback_benchmark_quick_mode(tmp_path):
 def test_normalize_benchmark_quick_mode(tmp_path):
     """bench/normalize_bench.py --quick: every text timed, per 1,000 characters."""
     out = tmp_path / "normalize.json"
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / "normalize_bench.py"), "--quick", "--out", str(out)],
-                            capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
+    bench("normalize_bench.py", "--quick", "--out", str(out), timeout=300)
     rows = json.loads(out.read_text())["results"]
     assert [row["language"] for row in rows] == ["auto", "en", "en", "zh"]
     assert all(row["chars"] > 1000 and row["repeats"] == 3 and row["ms_per_1k_chars_p50"] > 0 for row in rows)
@@ -95,12 +91,8 @@ def test_normalize_benchmark_quick_mode(tmp_path):
 def test_startup_benchmark_compares_trees(tiny_model_dir, tmp_path):
     """bench/startup_bench.py on the host: this tree against a second tree (here the same one), one run each."""
     out = tmp_path / "startup.json"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "startup_bench.py"), "--model-dir", str(tiny_model_dir), "--runs", "1",
-         "--tree", f"again={ROOT}", "--out", str(out)],
-        capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = bench("startup_bench.py", "--model-dir", str(tiny_model_dir), "--runs", "1", "--tree", f"again={ROOT}",
+                   "--out", str(out), timeout=600)
     report = json.loads(out.read_text())
     assert set(report["trees"]) == {"this tree", "again"}
     for tree in report["trees"].values():
