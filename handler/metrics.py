@@ -8,6 +8,7 @@ at scrape time (chunks waiting, GPU memory) comes from the sources `watch()` is 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -63,7 +64,16 @@ def watch(waiting: Callable[[], int], gpu_memory: Callable[[], dict[str, float]]
     _WAITING.set_function(waiting)
     if gpu_memory is not None:
         for kind in ("allocated", "reserved", "total"):
-            _GPU_MEMORY.labels(kind).set_function(lambda kind=kind: gpu_memory().get(kind, 0.0))
+            _GPU_MEMORY.labels(kind).set_function(lambda kind=kind: _read(gpu_memory, kind))
+
+
+def _read(gpu_memory: Callable[[], dict[str, float]], kind: str) -> float:
+    """NaN when the device cannot say (after a CUDA fault): the scrape still answers, with every other
+    figure, when it matters most."""
+    try:
+        return gpu_memory().get(kind, 0.0)
+    except Exception:  # noqa: BLE001 - any device error
+        return math.nan
 
 
 def exposition() -> bytes:

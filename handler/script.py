@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from handler import speakable
 from handler.batching import STREAM_CHUNK_GROWTH
 from handler.errors import InputError
-from handler.text_chunks import chunk_text, normalize_text
+from handler.text_chunks import chunk_text, grown, normalize_text
 from handler.text_normalize import normalize_for_speech, read_markup
 
 # a sentence ends at . ! ? … (then a space) or a full-width stop; not after these abbreviations
 _SENTENCE_END = re.compile(r"(?<=[.!?…])(?P<close>[\"'”’)\]]*)\s+|(?<=[。！？])(?P<full_width>)")
 _NOT_AN_END = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St|Mt|Jr|Sr|vs|etc|approx|No|e\.g|i\.e)|\b[A-Z])\.[\"'”’)\]]*$")
+# an item's number in a list ("1. Open the box."): it starts the sentence that follows, never one of its own
+_LIST_NUMBER = re.compile(r"(?:^|\s)[0-9]{1,3}[.)]$")
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ def split_sentences(text: str) -> list[str]:
     for match in _SENTENCE_END.finditer(text):
         end = match.end("close") if match.group("close") is not None else match.end("full_width")
         candidate = text[start:end]  # closing quotes and brackets stay with their sentence
-        if _NOT_AN_END.search(candidate) or not candidate.strip():
+        if _NOT_AN_END.search(candidate) or _LIST_NUMBER.search(candidate.strip()) or not candidate.strip():
             continue
         sentences.append(candidate.strip())
         start = match.end()
@@ -85,6 +87,7 @@ def prepare_script(backend, voice, text: str, *, speed: float, off: frozenset[st
                             growth=STREAM_CHUNK_GROWTH if first else None)
         return Script(spoken, dropped, chunks)
     chunks, sentences, dropped = [], [], set()
+    limit = first  # a stream's chunks grow across its sentences as within one text
     # markup read first, on the whole text: its lines (headings, list items) end as sentences, and the
     # subtitles show the words, not the asterisks
     for written in split_sentences(text if off is None else read_markup(text, off)):
@@ -92,10 +95,14 @@ def prepare_script(backend, voice, text: str, *, speed: float, off: frozenset[st
         dropped.update(left_out)
         if not _has_words(spoken):
             continue  # nothing to say here (an emoji and its full stop): no sentence, no time
-        own = chunk_text(spoken, budget, first_max_bytes=first if not chunks else None,
-                         min_rest_bytes=backend.shortest_chunk_bytes)
+        own = chunk_text(spoken, budget, first_max_bytes=limit, min_rest_bytes=backend.shortest_chunk_bytes,
+                         growth=STREAM_CHUNK_GROWTH if limit else None)
         sentences.append(Sentence(written, spoken, len(chunks), len(chunks) + len(own) - 1))
         chunks += own
+        for _ in own if limit else ():
+            limit = grown(limit, STREAM_CHUNK_GROWTH)
+        if limit and limit >= budget:
+            limit = None
     spoken = " ".join(sentence.spoken for sentence in sentences)
     _require_words(spoken, tuple(sorted(dropped)))
     return Script(spoken, tuple(sorted(dropped)), chunks, tuple(sentences))

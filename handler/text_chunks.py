@@ -6,9 +6,10 @@ Sentences (split after . ! ? ; : , and their CJK forms) are packed into chunks o
   characters, so no chunk overflows (upstream lets it overflow);
 - a stream may ask for a short first chunk (`first_max_bytes`): the first sentences or clauses that
   fit, so its first audio comes after a small part of the work, unless what would follow is shorter
-  than `min_rest_bytes`; and for chunks that then grow by `growth` at each step (whole clauses, never
-  cut inside one) up to `max_bytes`, so that each chunk is made while the ones before it play, even
-  when many streams share the model. The other chunks follow upstream's rule.
+  than `min_rest_bytes`; and for chunks that then grow, the limit of each `growth` times the one
+  before (cut as the first one is: whole clauses while they fit, else a long clause at spaces) up to
+  `max_bytes`, so that each chunk is made while the ones before it play, even when many streams
+  share the model. The other chunks follow upstream's rule.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ def _split_oversized(piece: str, max_bytes: int) -> list[str]:
         current = ""
         while _byte_len(word) > max_bytes:
             cut = len(word)
-            while _byte_len(word[:cut]) > max_bytes:
-                cut -= 1
+            while cut > 1 and _byte_len(word[:cut]) > max_bytes:
+                cut -= 1  # never below one character: a limit under one character's bytes must not hang
             parts.append(word[:cut])
             word = word[cut:]
         current = word
@@ -70,8 +71,12 @@ def _joined(current: str, piece: str) -> str:
     return current + (" " if current and _byte_len(current[-1]) == 1 else "") + piece
 
 
-def _take_first(pieces: list[str], first_max_bytes: int) -> tuple[str, list[str]]:
-    """The first chunk of a stream: whole pieces while they fit, else the head of the first piece."""
+def _take_first(pieces: list[str], first_max_bytes: int, min_rest_bytes: int = 0) -> tuple[str, list[str]]:
+    """A stream's short chunk: whole pieces while they fit, else the head of the first piece. A first
+    piece under `min_rest_bytes` (the tail of a piece cut before: a word or two alone is spoken
+    oddly) goes with the piece after it."""
+    if len(pieces) > 1 and _byte_len(pieces[0]) < min_rest_bytes:
+        pieces = [_joined(pieces[0], pieces[1]), *pieces[2:]]
     head = pieces[0]
     if _byte_len(head) > first_max_bytes:
         part = _split_oversized(head, first_max_bytes)[0]
@@ -84,22 +89,18 @@ def _take_first(pieces: list[str], first_max_bytes: int) -> tuple[str, list[str]
     return head, pieces[taken:]
 
 
-def _take_whole(pieces: list[str], limit: int) -> tuple[str, list[str]]:
-    """A growing chunk: whole pieces while they fit in `limit`, at least one (each fits max_bytes)."""
-    head, taken = pieces[0], 1
-    while taken < len(pieces) and _byte_len(_joined(head, pieces[taken])) <= limit:
-        head = _joined(head, pieces[taken])
-        taken += 1
-    return head, pieces[taken:]
+def grown(limit: int, growth: float) -> int:
+    """The next growing chunk's limit."""
+    return max(limit + 1, int(limit * growth))
 
 
 def chunk_text(text: str, max_bytes: int, first_max_bytes: int | None = None, min_rest_bytes: int = 0,
                growth: float | None = None) -> list[str]:
     """Chunks of at most `max_bytes` bytes each (the first at most `first_max_bytes`, when given, and
-    with `growth` each next one at most that many times the limit before it); joining them with spaces
-    gives the text back. A short chunk is cut only where what follows it is at least `min_rest_bytes`
-    long: a model may speak a tiny last chunk differently (F5-TTS speaks text under 10 bytes slowly),
-    and a stream must not cost its text that."""
+    with `growth` the limit of each next one that many times the limit before it);
+    joining them with spaces gives the text back. A short chunk is cut only where what follows it is at
+    least `min_rest_bytes` long: a model may speak a tiny last chunk differently (F5-TTS speaks text
+    under 10 bytes slowly), and a stream must not cost its text that."""
     if max_bytes < 1 or (first_max_bytes is not None and first_max_bytes < 1):
         raise ValueError("max_bytes must be positive")
     if growth is not None and growth <= 1:
@@ -109,12 +110,12 @@ def chunk_text(text: str, max_bytes: int, first_max_bytes: int | None = None, mi
     chunks: list[str] = []
     limit = first_max_bytes
     while limit is not None and pieces and limit < max_bytes:
-        head, rest = (_take_first if not chunks else _take_whole)(pieces, limit)
+        head, rest = _take_first(pieces, limit, min_rest_bytes)
         if rest and _byte_len(" ".join(rest)) < min_rest_bytes:
             break
         chunks.append(head)
         pieces = rest
-        limit = int(limit * growth) if growth else None
+        limit = grown(limit, growth) if growth else None
     current = ""
     for piece in pieces:
         candidate = _joined(current, piece)

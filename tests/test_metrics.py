@@ -99,3 +99,16 @@ def test_the_queue_worker_logs_one_line_per_job(tiny_model_dir):
     assert len(lines) == 1, process.stderr[-3000:]
     for field in ("done", "duration_s=", "first_audio_s=", "total_s=", "model_s=", "batched_with=", "chunks_waiting="):
         assert field in lines[0]
+
+
+def test_a_device_that_cannot_say_its_memory_leaves_the_scrape_answering():
+    from handler import metrics
+
+    def faulted() -> dict:
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    metrics.watch(lambda: 3, faulted)
+    families = {f.name: f for f in text_string_to_metric_families(metrics.exposition().decode())}
+    memory = {s.labels["kind"]: s.value for s in families["f5_gpu_memory_bytes"].samples}
+    assert set(memory) == {"allocated", "reserved", "total"} and all(v != v for v in memory.values())  # NaN
+    assert families["f5_chunks_waiting"].samples[0].value == 3

@@ -102,7 +102,8 @@ def test_stream_messages_add_up_to_its_chunks_joined(service):
     budget = service.backend.text_budget
     chunks = chunk_text(service.normalized(LONG_TEXT), budget(voice, 1.0), first_max_bytes=budget(voice, 1.0, FIRST_CHUNK_S),
                         min_rest_bytes=service.backend.shortest_chunk_bytes, growth=STREAM_CHUNK_GROWTH)
-    assert len(chunks[0].encode()) < len(chunks[1].encode()) < len(chunks[2].encode())  # short, then growing
+    sizes = [len(chunk.encode()) for chunk in chunks]
+    assert sizes[0] < sizes[-1] and min(sizes) >= service.backend.shortest_chunk_bytes  # short first, no orphan word
     plan = service.backend.plan(voice, chunks, SynthesisParams(nfe_step=4, seed=9), request=0)
     waves = [future.result().wave for future in service.scheduler.submit(plan.items())]
     whole = (np.clip(crossfade_join(waves, int(0.15 * 24000)), -1, 1) * 32767).round().astype("<i2")

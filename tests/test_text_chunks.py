@@ -81,20 +81,28 @@ TEXT_OF_A_STREAM = ("The first sentence is short. The second one follows it, and
                     "The fourth and last sentence closes it, and a listener should hear every word.")
 
 
-def test_a_streams_chunks_grow_by_whole_clauses_up_to_the_limit():
+def test_a_streams_chunks_grow_from_the_short_first_one_up_to_the_limit():
     chunks = chunk_text(TEXT_OF_A_STREAM, 174, first_max_bytes=30, min_rest_bytes=10, growth=1.5)
-    assert [_bytes(c) for c in chunks] == [28, 26, 49, 94, 78]  # limits 30, 45, 67, 101, then upstream's 174
+    assert [_bytes(c) for c in chunks] == [28, 26, 49, 94, 78]  # limits 30, 45, 67, 100, then upstream's 174
     assert " ".join(chunks) == TEXT_OF_A_STREAM
-    assert all(c.endswith((".", ",")) for c in chunks)  # each a whole clause or more: never cut inside one
+    assert all(c.endswith((".", ",")) for c in chunks)  # here every cut falls at a clause end
     # without growth only the first is short, the rest is packed by upstream's rule
     assert [_bytes(c) for c in chunk_text(TEXT_OF_A_STREAM, 174, first_max_bytes=30, min_rest_bytes=10)] == [28, 171, 78]
+    # a long clause beyond a chunk's limit is cut at spaces, so a short chunk is never followed by a long one
+    short_then_long = "Hello there, friend. " + "A sentence with no commas that goes on and on for quite a while " * 2
+    sizes = [_bytes(c) for c in chunk_text(short_then_long, 300, first_max_bytes=45, min_rest_bytes=10, growth=1.5)]
+    assert sizes[0] == 20 and sizes[1] <= 67  # its limit, 45 * 1.5; the whole sentence (128) before
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.text(min_size=1, max_size=400), st.integers(min_value=4, max_value=40), st.sampled_from([1.5, 2.0, 3.0]))
-def test_growing_chunks_lose_nothing_and_stay_within_their_limits(text, first, growth):
-    chunks = chunk_text(text, 120, first_max_bytes=first, min_rest_bytes=10, growth=growth)
+@settings(max_examples=400, deadline=None)
+@given(st.text(min_size=1, max_size=400), st.integers(min_value=4, max_value=40), st.sampled_from([1.5, 2.0, 3.0]),
+       st.integers(min_value=0, max_value=20))
+def test_growing_chunks_lose_nothing_and_stay_within_their_growing_limits(text, first, growth, min_rest):
+    chunks = chunk_text(text, 120, first_max_bytes=first, min_rest_bytes=min_rest, growth=growth)
     assert "".join("".join(chunks).split()) == "".join(normalize_text(text).split())
     assert all(0 < _bytes(c) <= 120 for c in chunks)
-    pieces = chunk_text(text, 120)  # no chunk is ever larger than 120; a growing one holds whole pieces
-    assert len(chunks) >= len(pieces)
+    limit = first
+    for chunk in chunks:
+        # within its limit, or (a cut refused because the rest would be under min_rest) with that rest
+        assert _bytes(chunk) <= limit + min_rest, (chunks, limit)
+        limit = max(limit + 1, int(limit * growth))

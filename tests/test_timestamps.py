@@ -34,6 +34,28 @@ def test_sentences_are_split_as_written_and_not_after_abbreviations():
         "He said \"Stop.\"", "Then left.", "e.g. this stays.", "Mr. T waits"]
     assert split_sentences("你好。今天天气很好！我们走吧？") == ["你好。", "今天天气很好！", "我们走吧？"]
     assert split_sentences("No stop at the end") == ["No stop at the end"]
+    # a list item's number starts its item: never a sentence (and a chunk of four bytes) of its own
+    assert split_sentences("Steps: 1. Open the box. 2. Take it out. It costs $5. Done.") == [
+        "Steps: 1. Open the box.", "2. Take it out.", "It costs $5.", "Done."]
+
+
+def test_a_streams_chunks_grow_across_its_sentences(service):
+    from handler.batching import FIRST_CHUNK_S, STREAM_CHUNK_GROWTH
+    from handler.script import prepare_script
+    from handler.text_chunks import grown
+
+    voice = service.voices.preset("en")
+    budget = service.backend.text_budget(voice, 1.0)
+    limit = service.backend.text_budget(voice, 1.0, FIRST_CHUNK_S)
+    text = "Hello. " + " ".join(f"Sentence number {n} goes on for a while, with a clause or two, and it stops." for n in range(12))
+    script = prepare_script(service.backend, voice, text, speed=1.0, off=frozenset(), first_chunk_s=FIRST_CHUNK_S,
+                            timestamps=True)
+    sizes = [len(chunk.encode()) for chunk in script.chunks]
+    assert sizes[0] == len("Hello.") and len(script.sentences[1].spoken.encode()) > grown(limit, STREAM_CHUNK_GROWTH)
+    for size in sizes:  # every chunk within its growing limit, the next sentences' too, up to the model's
+        assert size <= min(limit, budget), (sizes, limit)
+        limit = grown(limit, STREAM_CHUNK_GROWTH)
+    assert [s.first_chunk for s in script.sentences][-1] == len(sizes) - 1  # by then a sentence is one chunk
 
 
 def pcm(message) -> np.ndarray:
