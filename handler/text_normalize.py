@@ -1527,22 +1527,29 @@ def check_families(off: Iterable[str]) -> frozenset[str]:
     return off
 
 
-def read_markup(text: str, off: frozenset[str] = frozenset()) -> str:
-    """Only the markup families ("markdown", "tags", unless in `off`): the text a caller's sentences
-    are cut from when the request asks for timestamps (its lines still apart, marks gone). Never
-    raises on text, as normalize_for_speech."""
+def _guarded_entry(text: str, off: frozenset[str], run: Callable[[_Failures, frozenset[str]], str],
+                   outside: str) -> str:
+    """The public entries' safety net: `run(failures, off)` on the text; a bug outside the rules
+    (recorded as `outside`) gives the text back as written; failures logged by the input's hash."""
     off = check_families(off)
     if not isinstance(text, str) or not text:
         return text
     failures: _Failures = {}
     try:
-        result = _markup(text, failures, off)
-    except Exception as exc:  # noqa: BLE001 - as in normalize_for_speech
-        failures.setdefault("markup", type(exc).__name__)
+        result = run(failures, off)
+    except Exception as exc:  # noqa: BLE001 - a bug outside the rules must not cost a request its audio
+        failures.setdefault(outside, type(exc).__name__)
         result = text
     if failures:
         _log_failures(text, failures)
     return result
+
+
+def read_markup(text: str, off: frozenset[str] = frozenset()) -> str:
+    """Only the markup families ("markdown", "tags", unless in `off`): the text a caller's sentences
+    are cut from when the request asks for timestamps (its lines still apart, marks gone). Never
+    raises on text, as normalize_for_speech."""
+    return _guarded_entry(text, off, lambda failures, off: _markup(text, failures, off), "markup")
 
 
 def normalize_for_speech(text: str, language: str = "auto", off: frozenset[str] = frozenset()) -> str:
@@ -1553,15 +1560,5 @@ def normalize_for_speech(text: str, language: str = "auto", off: frozenset[str] 
     (FAMILIES) to leave as written; an unknown name is a ValueError. Unrecognised text is
     returned unchanged. Otherwise this never raises: where a rule fails, the span it matched is
     left as it was and the failure is logged by the input's hash (see the module docstring)."""
-    off = check_families(off)
-    if not isinstance(text, str) or not text:
-        return text
-    failures: _Failures = {}
-    try:
-        result = _normalize(text, language, failures, off)
-    except Exception as exc:  # noqa: BLE001 - a bug outside the rules must not cost a request its audio
-        failures.setdefault("language_split", type(exc).__name__)
-        result = text
-    if failures:
-        _log_failures(text, failures)
-    return result
+    return _guarded_entry(text, off, lambda failures, off: _normalize(text, language, failures, off),
+                          "language_split")
