@@ -192,7 +192,9 @@ def _list_item(m: re.Match) -> str:
     text = end_sentence(m[2])
     if not m[1]:
         return text
-    return f"{m[1]}{'、' if text and _is_cjk(text[0]) else '. '}{text}"
+    # the first letter decides, not the first character: "3个苹果" is a Chinese item
+    first_letter = next((ch for ch in text if ch.isalpha()), "")
+    return f"{m[1]}{'、' if _is_cjk(first_letter) else '. '}{text}"
 
 
 _EMPHASIS = re.compile(

@@ -71,6 +71,13 @@ def _joined(current: str, piece: str) -> str:
     return current + (" " if current and _byte_len(current[-1]) == 1 else "") + piece
 
 
+def _all_joined(pieces: list[str]) -> str:
+    text = ""
+    for piece in pieces:
+        text = _joined(text, piece)
+    return text
+
+
 def _take_first(pieces: list[str], first_max_bytes: int, min_rest_bytes: int = 0) -> tuple[str, list[str]]:
     """A stream's short chunk: whole pieces while they fit, else the head of the first piece. A first
     piece under `min_rest_bytes` (the tail of a piece cut before: a word or two alone is spoken
@@ -111,7 +118,7 @@ def chunk_text(text: str, max_bytes: int, first_max_bytes: int | None = None, mi
     limit = first_max_bytes
     while limit is not None and pieces and limit < max_bytes:
         head, rest = _take_first(pieces, limit, min_rest_bytes)
-        if rest and _byte_len(" ".join(rest)) < min_rest_bytes:
+        if rest and _byte_len(_all_joined(rest)) < min_rest_bytes:  # as the chunks will join it
             break
         chunks.append(head)
         pieces = rest

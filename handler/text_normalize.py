@@ -1317,6 +1317,13 @@ def _link_rules(mode: str) -> list[_Rule]:
 
 _LINK_RULES: dict[str, list[_Rule]] = {mode: _link_rules(mode) for mode in ("en", "zh", "auto")}
 _MARKUP_RULES: list[_Rule] = [_Rule(name, pattern, repl, family) for name, family, pattern, repl in markup.RULES]
+# A Chinese list item is numbered "1、": the markup rule decides that from the item's first letter,
+# and this rule, after the others, for an item that had none ("1. 0℃" is "一、零摄氏度."), so that
+# a second call finds nothing to change.
+_AFTER_ALL_RULES: list[_Rule] = [
+    _Rule("cjk_list_number", re.compile(rf"^([ \t]*(?:[0-9]{{1,3}}|[〇零一二两三四五六七八九十百]{{1,6}}))\.[ \t]+(?=[{_CJK}])", re.M),
+          r"\1、", "markdown"),
+]
 _MARKUP_PASSES = 8  # nested or encoded markup ("&lt;b&gt;", "`**x**`") is read in one call
 
 
@@ -1491,7 +1498,8 @@ def _normalize(text: str, language: str = "auto", failures: _Failures | None = N
         mode, text = "auto", "".join(_apply(_ZH_RULES if kind == "zh" else _EN_RULES, chunk, failures, off)
                                      for kind, chunk in _segments(text))
     # a link the rules made ("0°.com" is "zero degrees.com") is read too, so that a second call finds none
-    return _apply(_LINK_RULES[mode], text, failures, off)
+    text = _apply(_LINK_RULES[mode], text, failures, off)
+    return _apply(_AFTER_ALL_RULES, text, failures, off)
 
 
 _LOGGED: OrderedDict[tuple[str, str], None] = OrderedDict()  # recent (rule, input hash) warnings

@@ -17,8 +17,18 @@ for _path in (ROOT, ROOT / "tests"):  # the support package, and the tests' own 
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+from hypothesis import settings  # noqa: E402
+
 from support.random_model import write_random_model  # noqa: E402
 from support.servers import LocalApi, free_port, local_api, wait_for_port, worker_env  # noqa: E402, F401
+
+
+# Property tests draw the same examples on every run (seeded by the test's name), so that a run that
+# passed passes again and CI never fails on luck; HYPOTHESIS_PROFILE=explore draws new ones each run
+# (docs/testing.md: how to search for new failures before a change lands).
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(scope="session")

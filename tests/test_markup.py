@@ -53,6 +53,7 @@ MARKDOWN = [
     ("\\*not emphasis\\*", "not emphasis"),  # escapes are read as the character, and a mark is not spoken
     ("- 苹果\n- 香蕉", "苹果。 香蕉。"),
     ("1. 第一步", "1、第一步。"),
+    ("1. 3个苹果", "1、3个苹果。"),  # the first letter decides, not the first character
     ("snake_case_name and 2*3*4 and a * b", "snake_case_name and 2*3*4 and a * b"),  # not emphasis
     ("*args, **kwargs", "*args, **kwargs"),
     ("#hashtag and #1", "#hashtag and #1"),  # not headings

@@ -1,4 +1,4 @@
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from handler.text_chunks import chunk_text, normalize_text
@@ -67,6 +67,7 @@ def test_a_streams_short_first_chunk_never_leaves_a_tiny_rest():
 
 
 @settings(max_examples=300, deadline=None)
+@example("00000\u08000？\u0800", 8, 8)  # the rest is measured as its chunks join it: no space after "？"
 @given(st.text(min_size=1, max_size=300), st.integers(min_value=4, max_value=40), st.integers(min_value=0, max_value=20))
 def test_with_a_first_chunk_nothing_is_lost_and_no_rest_is_too_short(text, first, min_rest):
     chunks = chunk_text(text, 120, first_max_bytes=first, min_rest_bytes=min_rest)
