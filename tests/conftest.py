@@ -11,17 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 for _path in (ROOT, ROOT / "tests"):  # the support package, and the tests' own helpers (tone_backend, s3_server)
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from hypothesis import settings  # noqa: E402
-
 from support.random_model import write_random_model  # noqa: E402
 from support.servers import LocalApi, free_port, local_api, wait_for_port, worker_env  # noqa: E402, F401
-
 
 # Property tests draw the same examples on every run (seeded by the test's name), so that a run that
 # passed passes again and CI never fails on luck; HYPOTHESIS_PROFILE=explore draws new ones each run
