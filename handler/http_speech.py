@@ -31,7 +31,7 @@ from starlette.routing import Route
 from handler import metrics
 from handler.audio_codec import OUTPUT_FORMATS
 from handler.captions import Segment
-from handler.events import Audio, Failure, Finished
+from handler.events import Audio, Failure, FailureKind, Finished
 from handler.http_common import RETRY_AFTER_BUSY_S, ApiError, HttpState, gate, read_json, service_error
 from handler.schema import MAX_SEED, field_bounds
 
@@ -161,7 +161,7 @@ async def _events(state: HttpState, stream: ServiceStream, event: Any, job_id: s
     """Each event of the request, in order, as it comes; a failure is yielded too (the body decides what
     it means there). Closing (the client went away: starlette cancels the body) closes the service's
     generator, so its work stops."""
-    sent, first_byte_s = 0, None
+    sent, first_byte_s, counted = 0, None, False
     try:
         while True:
             if event is _END:
@@ -169,9 +169,11 @@ async def _events(state: HttpState, stream: ServiceStream, event: Any, job_id: s
             if isinstance(event, Failure):
                 _check_broken(state, event)
                 metrics.record_job("http", event.kind.value, first_byte_s)
+                counted = True
             if isinstance(event, Finished):
                 _log_done(job_id, event, sent, first_byte_s, started)
                 metrics.record_job("http", "ok", first_byte_s)
+                counted = True
             if isinstance(event, Audio):
                 sent += len(event.data)
                 first_byte_s = first_byte_s if first_byte_s is not None else time.perf_counter() - started
@@ -181,6 +183,8 @@ async def _events(state: HttpState, stream: ServiceStream, event: Any, job_id: s
             event = await stream.next()
     except (asyncio.CancelledError, GeneratorExit):
         log.info("%s stopped: the client went away after %d bytes", job_id, sent)
+        if not counted:  # gone while its last bytes were on their way: it was counted by its outcome
+            metrics.record_job("http", metrics.CLIENT_GONE)
         raise
     finally:
         stream.close()
@@ -237,7 +241,11 @@ def speech_routes(state: HttpState, max_body_bytes: int) -> list[Route]:
     async def start(request: Request, stream: bool) -> tuple[SpeechJob, ServiceStream, Any, str, float]:
         """Admit the request, run it until its first event; an early failure is its HTTP error."""
         gate(state, request)
-        speech = to_job(await read_json(request, max_body_bytes), stream=stream)
+        try:
+            speech = to_job(await read_json(request, max_body_bytes), stream=stream)
+        except ApiError:  # a body refused before the service saw it counts as the service's refusals do
+            metrics.record_job("http", FailureKind.INVALID_INPUT.value)
+            raise
         if not stream:
             speech.job["output"] = "inline"  # one answer with the file in it: never an upload
         if not state.inflight.try_acquire():

@@ -35,6 +35,7 @@ MODEL_CALL_SECONDS = Histogram("f5_model_call_seconds", "Seconds of one model ca
                                buckets=_SECONDS, registry=REGISTRY)
 VOICE_LOOKUPS = Counter("f5_voice_cache_lookups_total", "Prepared-voice lookups, by kind and whether the cache had it",
                         ["kind", "result"], registry=REGISTRY)
+CLIENT_GONE = "client_gone"  # the outcome of a request whose client left before its end
 JOBS = Counter("f5_jobs_total", "Queue jobs and HTTP speech requests answered, by front door and outcome",
                ["front", "outcome"], registry=REGISTRY)
 _WAITING = Gauge("f5_chunks_waiting", "Chunks waiting for the model", registry=REGISTRY)
@@ -53,7 +54,7 @@ def record_voice_lookup(kind: str, hit: bool) -> None:
 
 
 def record_job(front: str, outcome: str, first_byte_s: float | None = None) -> None:
-    """One answered request: `outcome` is "ok" or a failure kind; `first_byte_s` where audio was sent."""
+    """One request's end: `outcome` is "ok", a failure kind or CLIENT_GONE; `first_byte_s` where audio was sent."""
     JOBS.labels(front, outcome).inc()
     if first_byte_s is not None:
         FIRST_BYTE_SECONDS.labels(front).observe(first_byte_s)

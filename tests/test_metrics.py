@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 
 import httpx
 import pytest
@@ -54,6 +55,9 @@ def test_the_counters_and_histograms_move_as_requests_go_by(server):
     before = scrape(server.health_url)
     assert httpx.post(f"{server.url}/v1/audio/speech", json=SPEECH, headers=AUTH, timeout=120).status_code == 200
     assert httpx.post(f"{server.url}/v1/audio/speech", json={"input": ""}, headers=AUTH, timeout=60).status_code == 400
+    # refused before the service sees it (not JSON; not an object): counted as refusals too
+    assert httpx.post(f"{server.url}/v1/audio/speech", content=b"{oops", headers=AUTH, timeout=60).status_code == 400
+    assert httpx.post(f"{server.url}/v1/audio/speech", json=[1], headers=AUTH, timeout=60).status_code == 400
     # two at once with a bound of one in flight: one is refused (the slow one holds the slot)
     statuses: list[int] = []
     barrier = threading.Barrier(2)
@@ -76,17 +80,38 @@ def test_the_counters_and_histograms_move_as_requests_go_by(server):
 
     speech = "/v1/audio/speech"
     assert moved("f5_http_requests_total", route=speech, status="200") == 2
-    assert moved("f5_http_requests_total", route=speech, status="400") == 1
+    assert moved("f5_http_requests_total", route=speech, status="400") == 3
     assert moved("f5_http_requests_total", route=speech, status="429") == 1
     assert moved("f5_http_refused_total") == 1
-    assert moved("f5_http_request_seconds_count", route=speech) == 4
+    assert moved("f5_http_request_seconds_count", route=speech) == 6
     assert moved("f5_first_audio_byte_seconds_count", front="http") == 2
     assert moved("f5_jobs_total", front="http", outcome="ok") == 2
-    assert moved("f5_jobs_total", front="http", outcome="invalid_input") == 1
+    assert moved("f5_jobs_total", front="http", outcome="invalid_input") == 3
     assert moved("f5_model_call_items_count") >= 2 and moved("f5_model_call_seconds_sum") > 0
     assert moved("f5_voice_cache_lookups_total", kind="preset", result="hit") >= 2
     assert ("f5_chunks_waiting", ()) in after and value(after, "f5_http_requests_in_flight") == 0
     assert not any(name == "f5_gpu_memory_bytes" for name, _ in after)  # on a CPU there is none to report
+
+
+def test_a_client_that_leaves_mid_stream_is_counted_as_gone(server):
+    before = scrape(server.health_url)
+    long_text = " ".join(f"Sentence number {n} of a stream the client will not hear to its end." for n in range(30))
+    with httpx.stream("POST", f"{server.url}/v1/audio/speech", headers=AUTH, timeout=120,
+                      json={**SPEECH, "input": long_text}) as response:
+        assert response.status_code == 200
+        next(response.iter_bytes())  # the first audio, then the client hangs up
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        after = scrape(server.health_url)
+        if value(after, "f5_jobs_total", front="http", outcome="client_gone") > \
+                value(before, "f5_jobs_total", front="http", outcome="client_gone"):
+            break
+        time.sleep(0.2)
+    gone = value(after, "f5_jobs_total", front="http", outcome="client_gone") - \
+        value(before, "f5_jobs_total", front="http", outcome="client_gone")
+    assert gone == 1
+    assert value(after, "f5_jobs_total", front="http", outcome="ok") == value(before, "f5_jobs_total", front="http",
+                                                                              outcome="ok")
 
 
 def test_the_queue_worker_logs_one_line_per_job(tiny_model_dir):
