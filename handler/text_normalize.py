@@ -600,7 +600,7 @@ Willem Wilhelmina Juliana Beatrix Albert Baudouin Umberto Vittorio Mohammad Huss
 Fuad Tewodros Menelik Cyrus Darius Xerxes Artaxerxes Antiochus Seleucus Herod Tutankhamun Akhenaten Sobekhotep
 Sancho Ludwig Maximilian Karl Gustavus Sobieski Vladimir Yaroslav Dmitri Basil Michael Andronikos Alexios
 Manuel Theodore Ramses Cleopatra Hadrian""".split())
-_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 _ROMAN = r"X{0,3}(?:IX|IV|V?I{0,3})"
 
 
@@ -610,6 +610,36 @@ def _roman_value(s: str) -> int:
         value = _ROMAN_VALUES[ch]
         total += -value if i + 1 < len(s) and _ROMAN_VALUES[s[i + 1]] > value else value
     return total
+
+
+# Names a version number follows: "Python 3.12" is "three point twelve", not "three point one two"
+_VERSIONED = ("version|Version|release|Release|Python|Node|Node\\.js|Java|Ruby|Rails|PHP|Perl|Rust|Swift|"
+              "Kotlin|Scala|Julia|Elixir|iOS|iPadOS|macOS|watchOS|Android|Windows|Ubuntu|Debian|Fedora|Kubernetes|"
+              "Docker|PostgreSQL|Postgres|MySQL|Redis|CUDA|PyTorch|TensorFlow|Django|Flask|React|Angular|Vue|"
+              "Llama|GPT|Claude|Gemini|Mistral|Qwen|Firefox|Chrome|Bluetooth|Unreal|Blender")
+
+
+def _en_version(m: re.Match) -> str:  # "Python 3.12" -> "Python three point twelve"
+    parts = m[2].split(".")
+    return f"{m[1]} " + " point ".join(_digits_en(p) if len(p) > 1 and p.startswith("0") else _cardinal(int(p))
+                                       for p in parts)
+
+
+def _en_v_version(m: re.Match) -> str:  # "v2.3.0" -> "version 2.3.0", read by the rule above
+    return f"version {m[1]}"
+
+
+# Roman numerals with L and C ("Super Bowl LVIII", "Chapter XL") only after the words that number
+# parts of things: anywhere else "CL", "LCD" or "CV" are letters
+_ROMAN_WIDE = r"C{0,3}(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})"
+_PART_WORDS = r"Chapter|Part|Volume|Book|Act|Article|Section|Episode|Bowl|Canto|Psalm"
+
+
+def _en_roman_wide(m: re.Match) -> str:
+    numeral = m[2]
+    if len(numeral) < 2 or not set(numeral) & {"L", "C"}:
+        return m[0]  # "Appendix C" is a letter; the numerals without L or C are en_roman's
+    return f"{m[1]} {_cardinal(_roman_value(numeral))}"
 
 
 def _en_roman(m: re.Match) -> str:
@@ -924,6 +954,8 @@ _EN_RULES: list[_Rule] = [
     _Rule("en_vulgar_fraction", re.compile(rf"(?:(?<![0-9.,])([0-9]+)\s?)?([{''.join(_VULGAR)}])"), _en_vulgar_fraction,
           "numbers"),
     _Rule("en_fraction", re.compile(r"(?<![0-9/.])([0-9]{1,2})/([0-9]{1,3})(?![0-9/])"), _en_fraction, "numbers"),
+    _Rule("en_roman_wide", re.compile(rf"\b({_PART_WORDS})\s+({_ROMAN_WIDE})(?![A-Za-z0-9])(?!\.[A-Za-z0-9])"),
+          _en_roman_wide, "numbers"),
     _Rule("en_roman", re.compile(rf"(?<![^\W\d_])([A-Z][a-z]+)\s+({_ROMAN})(?![A-Za-z0-9])(?!\.[A-Za-z0-9])"), _en_roman,
           "numbers"),
     _Rule("en_plus", re.compile(r"(?<=[0-9])\s*\+\s*(?=[0-9])"), " plus ", "numbers"),
@@ -931,6 +963,10 @@ _EN_RULES: list[_Rule] = [
     _Rule("en_plus_sign", re.compile(r"(?<![0-9A-Za-z+])\+(?=[0-9])"), "plus ", "numbers"),
     _Rule("en_equals", re.compile(r"(?<=[0-9])\s*=\s*(?=[-−]?[0-9])"), " equals ", "numbers"),
     _Rule("en_times", re.compile(r"(?<=[0-9])\s*\*\s*(?=[0-9])|(?<=[0-9])\s+×\s+(?=[0-9])"), " times ", "numbers"),
+    _Rule("en_v_version", re.compile(r"(?<![0-9A-Za-z.])v([0-9]{1,3}(?:\.[0-9]{1,4})+)(?![0-9A-Za-z]|\.[0-9])"),
+          _en_v_version, "numbers"),
+    _Rule("en_version", re.compile(rf"\b({_VERSIONED})\s+([0-9]{{1,3}}(?:\.[0-9]{{1,4}})+)(?![0-9A-Za-z]|\.[0-9])"),
+          _en_version, "numbers"),
     _Rule("en_number",
           re.compile(rf"((?<![0-9A-Za-z.,)\]])[-−])?((?<![0-9.])(?:(?:{_INT})?(\.[0-9]+){{2,}}|"
                      rf"{_NUM}))(?![0-9])"), _en_number, "numbers"),
@@ -1351,7 +1387,8 @@ _NEEDS: dict[str, str] = {
     "en_by": r"\s[x×]\s|×", "en_unit": "[0-9]", "en_magnitude": "[0-9]",
     "en_multiplier": "[0-9][x×]", "en_per": "/", "en_ordinal": "[0-9](?:st|nd|rd|th|ST|ND|RD|TH|St|Nd|Rd|Th|sT|nD|rD|tH)",
     "en_all_week": "24/7", "en_mixed_fraction": "[0-9]/[0-9]", "en_vulgar_fraction": f"[{_VULGAR_CHARS}]",
-    "en_fraction": "[0-9]/[0-9]", "en_roman": r"\s[IVX]{2}|\s[VX]", "en_plus": r"\+",
+    "en_fraction": "[0-9]/[0-9]", "en_roman": r"\s[IVX]{2}|\s[VX]", "en_roman_wide": r"\s[LC]|\s[IVX]+[LC]",
+    "en_v_version": r"v[0-9]", "en_version": r"[A-Za-z]\s+[0-9]{1,3}\.[0-9]", "en_plus": r"\+",
     "en_plus_after": r"[0-9]\+", "en_plus_sign": r"\+",
     "en_equals": "=", "en_times": "[*×]", "en_number": "[0-9]", "en_leftover_digits": "[0-9]", "en_ampersand": "&",
     "en_percent_sign": "%", "en_at_sign": "@", "en_plus_minus": r"±|\+/-", "en_math_sign": "[×÷≤≥≠≈]",
