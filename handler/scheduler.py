@@ -129,6 +129,14 @@ class Scheduler:
                 self._cond.wait()
             if self._closed:
                 return None
+            # a caller that went away cancelled its items: they leave now, not when their turn comes (a
+            # stream's later chunks may be due long after), so they hold no place under max_pending
+            live = [entry for entry in self._pending if not entry.future.cancelled()]
+            if len(live) < len(self._pending):
+                self._pending = live
+                self._cond.notify_all()
+                if not live:
+                    return []
             self._pending.sort(key=_Waiting.order)
             first = self._pending[0].item
             batch, longest = [], 0

@@ -279,3 +279,26 @@ def test_a_streams_later_chunks_are_due_as_its_speech_plays():
     assert playback_due(["abcd", "efgh", "ij"], 2.0, 100.0) == pytest.approx([100 + PLAYBACK_SLACK * 2, 100 + PLAYBACK_SLACK * 4])
     assert playback_due(["好", "的"], 1.5, 0.0) == pytest.approx([PLAYBACK_SLACK * 1.5])  # by UTF-8 bytes, as F5-TTS counts
 
+
+def test_a_cancelled_item_leaves_the_queue_at_the_next_round_not_when_its_turn_comes(backend, voice):
+    """A stream whose caller went away may have chunks due far ahead: they must not hold places under
+    max_pending (nor count as waiting) while the device works through what is due before them."""
+    recording = Recording(backend)
+    scheduler = make(recording, max_items=1)
+    try:
+        recording.gate.clear()
+        held = scheduler.submit(plan_items(backend, voice, ["Hold."], 1))
+        time.sleep(0.2)  # the scheduler's thread now waits inside that call
+        now = time.monotonic()
+        live = scheduler.submit(plan_items(backend, voice, ["Live one.", "Live two."], 2), due=[now, now + 1])
+        gone = scheduler.submit(plan_items(backend, voice, ["Gone."], 3), due=[now + 100])
+        gone[0].cancel()
+        assert scheduler.waiting == 3
+        [(_, taken)] = scheduler._take_batch()  # the next round, as the scheduler's thread would run it
+        assert taken is live[0] and scheduler.waiting == 1  # the cancelled item left with it
+        taken.set_exception(RuntimeError("taken by the test"))
+        recording.gate.set()
+        held[0].result(timeout=60)
+        live[1].result(timeout=60)
+    finally:
+        scheduler.close()
