@@ -281,7 +281,9 @@ _TOUCHABLE = re.compile("|".join([
     r"(?<![A-Za-z.])(?:vs|aka|w/o|b/c|w/)(?![A-Za-z])|(?<![A-Za-z/])w/",
     r"^[ \t]*[-+*•‣◦▪●][ \t]", r"^[ \t]{0,3}(?:=+|-{2,}|#{1,6})[ \t]*$", r"^[ \t]{0,3}#{1,6}[ \t]",
     r"^[ \t]{0,3}([-_*])(?:[ \t]*\1){2,}[ \t]*$",
-    r"\b[A-Z][a-z]+\s+[IVX]+(?![A-Za-z0-9])", r"(?:[A-Z]\.){2,}", r"www\.|(?:https?|ftp)://",
+    r"\b[A-Z][a-z]+\s+[IVX]+(?![A-Za-z0-9])", rf"\b(?:{text_normalize._PART_WORDS})\s+[IVXLC]{{2,}}",
+    r"(?:[A-Z]\.){2,}", r"www\.|(?:https?|ftp)://",
+    r"\+/-",  # "plus or minus", a symbol that needs no number
     rf"[A-Za-z0-9]\.(?:{text_normalize._TLDS})(?![A-Za-z0-9-])",
     rf"\b(?:{text_normalize._WEEKDAY})\.?\s?[-–—]\s?(?:{text_normalize._WEEKDAY})\b",
     # after any non-Latin character: "我Main St" is Chinese, then an English street
