@@ -231,10 +231,15 @@ def _en_numeric_date(m: re.Match) -> str:
     return _apart(m, f"{_MONTHS[month - 1]} {_ordinal_day(str(day))}, {year_words}")
 
 
+# a time zone after "p.m." goes on with the time: "8 p.m. Eastern" is no sentence's end
+_TIME_ZONE_FOLLOWS = re.compile(r"\s+(?:Eastern|Central|Mountain|Pacific|Atlantic|Greenwich|ET|CT|MT|PT|"
+                                r"[ECMP][SD]T|GMT|UTC|BST|CET|CEST|IST|JST|AEST|AEDT)\b")
+
+
 def _meridiem(m: re.Match, letter: str | None, period: str | None) -> str:
     if not letter:
         return ""
-    end = "." if period and _keeps_period(m) else ""
+    end = "." if period and _keeps_period(m) and not _TIME_ZONE_FOLLOWS.match(m.string, m.end()) else ""
     return f" {letter.upper()} M{end}"
 
 
