@@ -68,6 +68,20 @@ def batching_policy(device_kind: str, free_memory_bytes: float | None, *, concur
     return BatchingPolicy(concurrency=concurrency or defaults.concurrency, bounds=bounds)
 
 
+# A request that is not a stream is wanted whole, yet its chunks are due as if it were heard at a
+# nominal pace from its arrival: about 14 characters of English a second (a CJK character, 3 bytes, in
+# about a fifth of a second). A stream that arrives after it still gets its first chunk at once and the
+# others when its listener needs them; the whole request has the device whenever nothing is due before.
+NOMINAL_SECONDS_PER_BYTE = 0.07
+
+
+def whole_due(chunks: list[str], arrived: float) -> list[float]:
+    """When each chunk of a request that is not a stream is due: the first on arrival, the others at
+    the nominal pace (playback_due's rule, with NOMINAL_SECONDS_PER_BYTE for the first chunk's pace)."""
+    first_bytes = len(chunks[0].encode("utf-8"))
+    return [arrived, *playback_due(chunks, NOMINAL_SECONDS_PER_BYTE * first_bytes, arrived)]
+
+
 def playback_due(chunks: list[str], first_seconds: float, playing_since: float) -> list[float]:
     """When a stream's listener will need each chunk after the first (time.monotonic()): the first
     chunk plays from `playing_since` for `first_seconds`; chunk k is needed once the text before it has

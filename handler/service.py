@@ -21,7 +21,7 @@ import numpy as np
 
 from handler import audio_dsp
 from handler.audio_codec import OUTPUT_FORMATS, encode_audio
-from handler.batching import BatchingPolicy, playback_due
+from handler.batching import BatchingPolicy, playback_due, whole_due
 from handler.captions import CAPTION_FORMATS, Segment
 from handler.crossfade import CrossfadeJoiner
 from handler.delivery import Delivery
@@ -165,10 +165,14 @@ class Service:
     def _results(self, plan: Plan, timer: StageTimer, stats: dict, first_alone: bool) -> Iterator[np.ndarray]:
         """Each chunk's wave, in order, as soon as it exists. A stream sends its first chunk to the
         scheduler alone (so nothing holds it up) and the others the moment it is done, each due when
-        its listener will need it (playback_due); otherwise all chunks go at once, due now, so that
-        they can share model calls with each other and other requests."""
+        its listener will need it (playback_due); otherwise all chunks go at once, so that they can
+        share model calls with each other and other requests, due at a nominal listening pace from
+        arrival (whole_due), so that a stream that comes later is not held behind all of them."""
         count = len(plan.chunks)
-        futures = self.scheduler.submit(plan.items(0, 1 if first_alone else count))
+        if first_alone:
+            futures = self.scheduler.submit(plan.items(0, 1))
+        else:
+            futures = self.scheduler.submit(plan.items(0, count), due=whole_due(plan.chunks, time.monotonic()))
         try:
             for index in range(count):
                 result: ItemResult = futures[index].result()

@@ -69,10 +69,14 @@ def test_gpu_benchmark_quick_mode(tmp_path):
 
 
 def test_playback_benchmark_quick_mode(tmp_path):
-    """bench/playback_bench.py --quick: every path (queue /stream, HTTP raw, SSE) at both levels."""
+    """bench/playback_bench.py --quick: every path (queue /stream, HTTP raw, SSE) at both levels, and one
+    stream beside a whole request."""
     out = tmp_path / "playback.json"
     bench("playback_bench.py", "--quick", "--out", str(out))
-    paths = json.loads(out.read_text())["paths"]
+    report = json.loads(out.read_text())
+    beside = report["beside_whole"]
+    assert beside["whole_requests"] == 1 and beside["audio_s"] > 5 and 0 < beside["first_audio_s"] < beside["whole_max_s"]
+    paths = report["paths"]
     assert set(paths) == {"http_raw", "http_sse", "queue_stream"}
     for levels in paths.values():
         assert [row["concurrency"] for row in levels] == [1, 8] and [row["requests"] for row in levels] == [1, 2]

@@ -119,3 +119,49 @@ def test_concurrent_streams_take_turns_chunk_by_chunk(service):
     assert len(order) >= 10 and len(set(order)) == 2
     switches = sum(1 for before, after in itertools.pairwise(order) if before != after)
     assert switches >= len(order) // 2, order  # turns, not one stream's rest in a block
+
+
+def test_a_stream_after_a_long_whole_request_is_not_held_behind_all_of_it(service):
+    """A request that is not a stream has its chunks due at a nominal listening pace from its arrival
+    (handler.batching.whole_due), so a stream that arrives just after it has its first chunk made
+    after the whole request's first, not after all of them (due on arrival, they all came first:
+    bench/RESULTS.md 2026-12-03, the stream's first audio 4.4 s later beside one such request)."""
+    import time
+
+    from test_scheduler import Recording
+
+    recording = Recording(service.backend)
+    mixed = service_with_scheduler(service, backend=recording, max_items=1)
+    whole_text = " ".join(f"Sentence {word} of a long request, said with a few more words, and a clause." for word in
+                          ("one", "two", "three", "four", "five", "six", "seven", "eight"))
+    done: dict = {}
+
+    def run(name, job):
+        messages = answer(mixed, {**job, "format": "pcm", "nfe_step": 4})
+        done[name] = messages[-1]
+
+    recording.gate.clear()  # the device is busy: what arrives now waits in the queue
+    whole = threading.Thread(target=run, args=("whole", {"text": whole_text, "seed": 1}))
+    stream = threading.Thread(target=run, args=("stream", {"text": "A stream that came later.", "seed": 2,
+                                                           "stream": True}))
+    try:
+        whole.start()
+        deadline = time.monotonic() + 60
+        while mixed.scheduler.waiting < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # all of its chunks are in, and the scheduler holds the first in its call
+        whole_chunks = mixed.scheduler.waiting + 1  # one is in the held call
+        stream.start()
+        while mixed.scheduler.waiting < whole_chunks and time.monotonic() < deadline:
+            time.sleep(0.02)
+        recording.gate.set()
+        whole.join(timeout=300)
+        stream.join(timeout=300)
+    finally:
+        recording.gate.set()
+        mixed.scheduler.close()
+    assert "audio_base64" in done["whole"] and done["stream"].get("done"), done
+    order = [call[0].request for call in recording.calls]
+    whole_id = order[0]
+    assert order.count(whole_id) == whole_chunks >= 4
+    assert order.index(next(r for r in order if r != whole_id)) <= 2, order  # not after all of the whole's
