@@ -68,18 +68,16 @@ def batching_policy(device_kind: str, free_memory_bytes: float | None, *, concur
     return BatchingPolicy(concurrency=concurrency or defaults.concurrency, bounds=bounds)
 
 
-# A request that is not a stream is wanted whole, yet its chunks are due as if it were heard at a
-# nominal pace from its arrival: about 14 characters of English a second (a CJK character, 3 bytes, in
-# about a fifth of a second). A stream that arrives after it still gets its first chunk at once and the
-# others when its listener needs them; the whole request has the device whenever nothing is due before.
-NOMINAL_SECONDS_PER_BYTE = 0.07
+# A stream's chunks are ordered as if due this much earlier than their listener needs them: ahead of
+# whole requests' chunks that arrived up to this long before, since someone is listening to a stream
+# while a whole request is judged by when it ends. Streams go ahead of a whole request's chunk only
+# with chunks needed within this long of its arrival. Whole requests stay first come first served.
+STREAM_LEAD_S = 30.0
 
 
-def whole_due(chunks: list[str], arrived: float) -> list[float]:
-    """When each chunk of a request that is not a stream is due: the first on arrival, the others at
-    the nominal pace (playback_due's rule, with NOMINAL_SECONDS_PER_BYTE for the first chunk's pace)."""
-    first_bytes = len(chunks[0].encode("utf-8"))
-    return [arrived, *playback_due(chunks, NOMINAL_SECONDS_PER_BYTE * first_bytes, arrived)]
+def stream_order(due: list[float]) -> list[float]:
+    """A stream's due times (time.monotonic()) as the scheduler is to order them."""
+    return [moment - STREAM_LEAD_S for moment in due]
 
 
 def playback_due(chunks: list[str], first_seconds: float, playing_since: float) -> list[float]:

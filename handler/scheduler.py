@@ -4,7 +4,8 @@ One thread makes every model call (`sample`, `vocode`) and is the only code that
 so it is where GPU time is measured (`model_s`, `vocoder_s` of each result). Request threads only make
 items (a plan may draw their noise on the device: small, asynchronous work that needs no lock).
 Each item is due at a time: when it was submitted (a whole request wants everything at once), or,
-for a stream's later chunks, when its listener will need it (handler.service). Each round takes the
+for a stream's chunks, when its listener will need it, moved ahead of recent whole requests
+(handler.batching.stream_order). Each round takes the
 waiting item due first and adds the next waiting items of the same group in the same order, while the
 batch stays within the bounds (handler.batching): at most `max_items` items, and the backend's memory
 estimate within `memory_bytes`. With no later due times this is first come first served: no item waits

@@ -21,7 +21,7 @@ import numpy as np
 
 from handler import audio_dsp
 from handler.audio_codec import OUTPUT_FORMATS, encode_audio
-from handler.batching import BatchingPolicy, playback_due, whole_due
+from handler.batching import BatchingPolicy, playback_due, stream_order
 from handler.captions import CAPTION_FORMATS, Segment
 from handler.crossfade import CrossfadeJoiner
 from handler.delivery import Delivery
@@ -165,20 +165,20 @@ class Service:
     def _results(self, plan: Plan, timer: StageTimer, stats: dict, first_alone: bool) -> Iterator[np.ndarray]:
         """Each chunk's wave, in order, as soon as it exists. A stream sends its first chunk to the
         scheduler alone (so nothing holds it up) and the others the moment it is done, each due when
-        its listener will need it (playback_due); otherwise all chunks go at once, so that they can
-        share model calls with each other and other requests, due at a nominal listening pace from
-        arrival (whole_due), so that a stream that comes later is not held behind all of them."""
+        its listener will need it (playback_due), all of a stream's ahead of recent whole requests'
+        (stream_order); otherwise all chunks go at once, due now, so that they can share model calls
+        with each other and other requests."""
         count = len(plan.chunks)
         if first_alone:
-            futures = self.scheduler.submit(plan.items(0, 1))
+            futures = self.scheduler.submit(plan.items(0, 1), due=stream_order([time.monotonic()]))
         else:
-            futures = self.scheduler.submit(plan.items(0, count), due=whole_due(plan.chunks, time.monotonic()))
+            futures = self.scheduler.submit(plan.items(0, count))
         try:
             for index in range(count):
                 result: ItemResult = futures[index].result()
                 if len(futures) < count:
                     rate = self.backend.sample_rate
-                    due = playback_due(plan.chunks, len(result.wave) / rate, time.monotonic())
+                    due = stream_order(playback_due(plan.chunks, len(result.wave) / rate, time.monotonic()))
                     futures += self.scheduler.submit(plan.items(len(futures)), due=due)
                 _account(result, timer, stats)
                 yield result.wave

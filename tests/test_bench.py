@@ -75,7 +75,8 @@ def test_playback_benchmark_quick_mode(tmp_path):
     bench("playback_bench.py", "--quick", "--out", str(out))
     report = json.loads(out.read_text())
     beside = report["beside_whole"]
-    assert beside["whole_requests"] == 1 and beside["audio_s"] > 5 and 0 < beside["first_audio_s"] < beside["whole_max_s"]
+    # the scenario's shape only; the order it measures is pinned in tests/test_concurrency.py
+    assert beside["whole_requests"] == 1 and beside["audio_s"] > 5 and beside["first_audio_s"] > 0 < beside["whole_max_s"]
     paths = report["paths"]
     assert set(paths) == {"http_raw", "http_sse", "queue_stream"}
     for levels in paths.values():

@@ -121,47 +121,60 @@ def test_concurrent_streams_take_turns_chunk_by_chunk(service):
     assert switches >= len(order) // 2, order  # turns, not one stream's rest in a block
 
 
-def test_a_stream_after_a_long_whole_request_is_not_held_behind_all_of_it(service):
-    """A request that is not a stream has its chunks due at a nominal listening pace from its arrival
-    (handler.batching.whole_due), so a stream that arrives just after it has its first chunk made
-    after the whole request's first, not after all of them (due on arrival, they all came first:
-    bench/RESULTS.md 2026-12-03, the stream's first audio 4.4 s later beside one such request)."""
+LONG_TEXT = " ".join(f"Sentence {word} of a long request, said with a few more words, and a clause." for word in
+                     ("one", "two", "three", "four", "five", "six", "seven", "eight"))
+
+
+def queued_one_after_another(service, jobs: list[dict]) -> tuple[list[int], dict]:
+    """Start each job once the one before it has all its chunks waiting, while the device is held on
+    the first job's first chunk; then let the device go. The requests' order of model calls (one chunk
+    each) and each job's last message."""
     import time
 
     from test_scheduler import Recording
 
     recording = Recording(service.backend)
-    mixed = service_with_scheduler(service, backend=recording, max_items=1)
-    whole_text = " ".join(f"Sentence {word} of a long request, said with a few more words, and a clause." for word in
-                          ("one", "two", "three", "four", "five", "six", "seven", "eight"))
+    queued = service_with_scheduler(service, backend=recording, max_items=1)
     done: dict = {}
 
-    def run(name, job):
-        messages = answer(mixed, {**job, "format": "pcm", "nfe_step": 4})
-        done[name] = messages[-1]
+    def run(index, job):
+        done[index] = answer(queued, {**job, "format": "pcm", "nfe_step": 4})[-1]
 
     recording.gate.clear()  # the device is busy: what arrives now waits in the queue
-    whole = threading.Thread(target=run, args=("whole", {"text": whole_text, "seed": 1}))
-    stream = threading.Thread(target=run, args=("stream", {"text": "A stream that came later.", "seed": 2,
-                                                           "stream": True}))
+    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
+    deadline = time.monotonic() + 60
     try:
-        whole.start()
-        deadline = time.monotonic() + 60
-        while mixed.scheduler.waiting < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.3)  # all of its chunks are in, and the scheduler holds the first in its call
-        whole_chunks = mixed.scheduler.waiting + 1  # one is in the held call
-        stream.start()
-        while mixed.scheduler.waiting < whole_chunks and time.monotonic() < deadline:
-            time.sleep(0.02)
+        for thread in threads:
+            before = queued.scheduler.waiting
+            thread.start()
+            while queued.scheduler.waiting <= before and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.3)  # all of its chunks are in (the first job's first is in the held call)
         recording.gate.set()
-        whole.join(timeout=300)
-        stream.join(timeout=300)
+        for thread in threads:
+            thread.join(timeout=300)
     finally:
         recording.gate.set()
-        mixed.scheduler.close()
-    assert "audio_base64" in done["whole"] and done["stream"].get("done"), done
-    order = [call[0].request for call in recording.calls]
+        queued.scheduler.close()
+    return [call[0].request for call in recording.calls], done
+
+
+def test_a_stream_after_a_long_whole_request_is_not_held_behind_all_of_it(service):
+    """A stream's chunks go ahead of recent whole requests' (handler.batching.stream_order): one that
+    arrives just after a long whole request has its first chunk made next, not after all of the whole
+    request's (as it was: bench/RESULTS.md 2026-12-03, its first audio 4.4 s later beside one)."""
+    order, done = queued_one_after_another(service, [{"text": LONG_TEXT, "seed": 1},
+                                                     {"text": "A stream that came later.", "seed": 2, "stream": True}])
+    assert "audio_base64" in done[0] and done[1].get("done"), done
     whole_id = order[0]
-    assert order.count(whole_id) == whole_chunks >= 4
-    assert order.index(next(r for r in order if r != whole_id)) <= 2, order  # not after all of the whole's
+    assert order.count(whole_id) >= 4
+    assert order[1] != whole_id, order  # the stream's first chunk, right after the call that was running
+
+
+def test_whole_requests_stay_first_come_first_served_among_themselves(service):
+    """Two whole requests, one after the other: all of the first's chunks, then the second's (taking
+    turns would make both end late)."""
+    order, done = queued_one_after_another(service, [{"text": LONG_TEXT, "seed": 1}, {"text": LONG_TEXT, "seed": 2}])
+    assert all("audio_base64" in message for message in done.values()), done
+    half = len(order) // 2
+    assert len(set(order[:half])) == 1 and len(set(order[half:])) == 1 and order[0] != order[-1], order

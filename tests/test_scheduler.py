@@ -280,12 +280,10 @@ def test_a_streams_later_chunks_are_due_as_its_speech_plays():
     assert playback_due(["好", "的"], 1.5, 0.0) == pytest.approx([PLAYBACK_SLACK * 1.5])  # by UTF-8 bytes, as F5-TTS counts
 
 
-def test_a_whole_requests_chunks_are_due_at_a_nominal_listening_pace():
-    from handler.batching import NOMINAL_SECONDS_PER_BYTE, PLAYBACK_SLACK, whole_due
+def test_a_streams_due_times_go_ahead_of_recent_whole_requests_by_the_lead():
+    from handler.batching import STREAM_LEAD_S, stream_order
 
-    pace = PLAYBACK_SLACK * NOMINAL_SECONDS_PER_BYTE
-    assert whole_due(["abcd", "efgh", "ij"], 100.0) == pytest.approx([100, 100 + pace * 4, 100 + pace * 8])
-    assert whole_due(["one chunk"], 5.0) == [5.0]  # due on arrival, as before
+    assert stream_order([100.0, 104.0]) == [100 - STREAM_LEAD_S, 104 - STREAM_LEAD_S]  # their own order kept
 
 
 def test_a_cancelled_item_leaves_the_queue_at_the_next_round_not_when_its_turn_comes(backend, voice):
