@@ -515,21 +515,10 @@ def _en_weekday_range(m: re.Match) -> str:  # "Mon–Fri"
     return f"{_WEEKDAYS[m[1]]} to {_WEEKDAYS[m[2]]}" + ("." if m[3] and _keeps_period(m) else "")
 
 
-# Initialisms that are not a person's initials: before a capital their period may end a sentence
-_NOT_A_NAME = {"U.S.", "U.K.", "U.S.A.", "E.U.", "U.N.", "D.C.", "N.Y.", "L.A.", "U.A.E.", "B.C.", "A.D.", "P.S.",
-               "A.I.", "T.V."}
-# Words that start sentences, not surnames: "the U.S. Then" ends one
-_STARTS_SENTENCE = re.compile(r"\s+(?:The|Then|This|That|These|Those|There|It|Its|He|She|We|They|You|I|A|An|But|"
-                              r"And|So|In|On|At|As|If|Also|However|Meanwhile|Today|Now)\b")
-
-
 def _initialism(m: re.Match) -> str:  # "U.S." -> "U S", "J.R.R." -> "J R R"
     letters = " ".join(m[1].replace(".", ""))
     if m[1] == "P.O." and re.match(r"\s+Box\b", m.string[m.end():m.end() + 5]):
         return letters  # "P.O. Box 12": the address goes on
-    if (len(m[1]) <= 6 and m[1] not in _NOT_A_NAME and _NAME_FOLLOWS.match(m.string, m.end())
-            and not _STARTS_SENTENCE.match(m.string, m.end())):
-        return letters  # a person's initials before the surname: "J.R.R. Tolkien" goes on
     return letters + ("." if _keeps_period(m) else "")
 
 
