@@ -232,7 +232,7 @@ def _en_numeric_date(m: re.Match) -> str:
 
 
 # a time zone after "p.m." goes on with the time: "8 p.m. Eastern" is no sentence's end
-_TIME_ZONE_FOLLOWS = re.compile(r"\s+(?:Eastern|Central|Mountain|Pacific|Atlantic|Greenwich|ET|CT|MT|PT|"
+_TIME_ZONE_FOLLOWS = re.compile(r"[ \t]+(?:Eastern|Central|Mountain|Pacific|Atlantic|Greenwich|ET|CT|MT|PT|"
                                 r"[ECMP][SD]T|GMT|UTC|BST|CET|CEST|IST|JST|AEST|AEDT)\b")
 
 
@@ -959,9 +959,10 @@ _EN_RULES: list[_Rule] = [
     _Rule("en_vulgar_fraction", re.compile(rf"(?:(?<![0-9.,])([0-9]+)\s?)?([{''.join(_VULGAR)}])"), _en_vulgar_fraction,
           "numbers"),
     _Rule("en_fraction", re.compile(r"(?<![0-9/.])([0-9]{1,2})/([0-9]{1,3})(?![0-9/])"), _en_fraction, "numbers"),
-    _Rule("en_roman_wide", re.compile(rf"\b({_PART_WORDS})\s+({_ROMAN_WIDE})(?![A-Za-z0-9])(?!\.[A-Za-z0-9])"),
+    _Rule("en_roman_wide", re.compile(rf"(?<![^\W\d_])({_PART_WORDS})\s+({_ROMAN_WIDE})(?![A-Za-z0-9])(?!\.[A-Za-z])"),
           _en_roman_wide, "numbers"),
-    _Rule("en_roman", re.compile(rf"(?<![^\W\d_])([A-Z][a-z]+)\s+({_ROMAN})(?![A-Za-z0-9])(?!\.[A-Za-z0-9])"), _en_roman,
+    # "Article XII.3": the numeral is read before its sub-part (else "point three" would unblock it later)
+    _Rule("en_roman", re.compile(rf"(?<![^\W\d_])([A-Z][a-z]+)\s+({_ROMAN})(?![A-Za-z0-9])(?!\.[A-Za-z])"), _en_roman,
           "numbers"),
     _Rule("en_plus", re.compile(r"(?<=[0-9])\s*\+\s*(?=[0-9])"), " plus ", "numbers"),
     _Rule("en_plus_after", re.compile(r"(?<=[0-9])\+(?=\s|$|[.,;:!?)])"), " plus", "numbers"),  # "40+ countries"
