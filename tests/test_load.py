@@ -1,9 +1,10 @@
 """Load: hundreds of jobs through the SDK's local API server, several at a time, their chunks batched
 together by the scheduler. Every job completes, none is lost, each output is its own request's audio
-(the same as that request alone, up to float rounding), some shared model calls, memory stays flat."""
+(the same as that request alone, up to float rounding), some shared model calls, memory levels off."""
 
 import base64
 import hashlib
+import itertools
 import os
 import tempfile
 import time
@@ -16,6 +17,7 @@ from conftest import speechlike, wav_bytes
 
 JOBS = 240
 CLIENTS = 8
+ROUNDS = 5
 REFS = [base64.b64encode(wav_bytes(speechlike(2.0 + i % 3, seed=100 + i), 24000)).decode() for i in range(80)]
 
 
@@ -50,7 +52,7 @@ def same_audio(result: dict, expected: np.ndarray) -> bool:
     return len(got) == len(expected) and int(np.max(np.abs(got - expected), initial=0)) <= 2
 
 
-def test_hundreds_of_jobs_none_lost_none_mixed_up_memory_flat(api):
+def test_hundreds_of_jobs_none_lost_none_mixed_up_memory_levels_off(api):
     server = psutil.Process(api.pid)
     temp_before = set(os.listdir(tempfile.gettempdir()))
     jobs = [request_for(i) for i in range(JOBS)]
@@ -59,8 +61,11 @@ def test_hundreds_of_jobs_none_lost_none_mixed_up_memory_flat(api):
     # expected audio for each distinct request, one at a time
     expected = {key: samples(call(api, job)) for key, job in distinct.items()}
 
+    # Round 1 brings the process to its working set. After it, the allocator may still take a step or
+    # two as the voice cache churns (measured: +21, +71, +1, +1, +5 MB over rounds 2 to 6), while a leak
+    # grows every round: so at least one of rounds 2 to 5 must grow less than 10 MB.
     rss = []
-    for _ in range(2):  # round 1 brings the process to its working set; round 2 must not grow it
+    for _ in range(ROUNDS):
         rss.append(server.memory_info().rss)
         started = time.monotonic()
         with ThreadPoolExecutor(CLIENTS) as pool:
@@ -73,8 +78,8 @@ def test_hundreds_of_jobs_none_lost_none_mixed_up_memory_flat(api):
         shared = sum(result["timings"]["batched_with"] > 1 for result in results)
         assert shared > 0, "with several jobs in flight, some must share model calls"
     rss.append(server.memory_info().rss)
-    growth_mb = (rss[2] - rss[1]) / 2**20
-    assert growth_mb < 25, f"server memory grew {growth_mb:.0f} MB over the second {JOBS} jobs ({[r >> 20 for r in rss]} MB)"
+    growth_mb = [(after - before) / 2**20 for before, after in itertools.pairwise(rss[1:])]
+    assert min(growth_mb) < 10, f"server memory grew every round after the first: {[r >> 20 for r in rss]} MB"
     assert set(os.listdir(tempfile.gettempdir())) - temp_before == set()
-    print(f"{2 * JOBS + len(distinct)} jobs, {CLIENTS} clients, last round {elapsed:.1f} s, {shared} batched, "
+    print(f"{ROUNDS * JOBS + len(distinct)} jobs, {CLIENTS} clients, last round {elapsed:.1f} s, {shared} batched, "
           f"{len(distinct)} distinct requests, memory MB before/after each round: {[r >> 20 for r in rss]}")
