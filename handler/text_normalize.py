@@ -979,13 +979,14 @@ _EN_RULES: list[_Rule] = [
     _Rule("en_leftover_digits", re.compile(r"[0-9]+"), _en_leftover_digits, "numbers"),
     _Rule("en_ampersand", re.compile(r"(?:(?<!\s)(\s*))?&(?![A-Za-z]+;|#[0-9]+;)(\s*)"), _en_ampersand, "symbols"),
     _Rule("en_percent_sign", re.compile(r"(?:(?<!\s)(\s*))?%(\s*)"), _spaced_symbol("percent"), "symbols"),
-    _Rule("en_at_sign", re.compile(r"(?:(?<=\s)|^)@(?=\s|[A-Za-z_])"),
-          lambda m: "at" + ("" if m.string[m.end():m.end() + 1].isspace() else " "), "symbols"),
     _Rule("en_plus_minus", re.compile(r"(?:(?<!\s)(\s*))?(?:±|\+/-)(\s*)"), _spaced_symbol("plus or minus"),
           "symbols"),
     _Rule("en_math_sign", re.compile(r"(?:(?<!\s)(\s*))?([×÷≤≥≠≈])(\s*)"),
           _spaced_symbol({"×": "times", "÷": "divided by", "≤": "at most", "≥": "at least", "≠": "is not",
                           "≈": "about"}), "symbols"),
+    # after the other symbols: one read next to it ("@±") puts the space that makes "@" a word
+    _Rule("en_at_sign", re.compile(r"(?:(?<=\s)|^)@(?=\s|[A-Za-z_])"),
+          lambda m: "at" + ("" if m.string[m.end():m.end() + 1].isspace() else " "), "symbols"),
     # last: a rate after any reading that ends in a currency, a unit or 'percent' ('%/d' too)
     _Rule("en_per", re.compile(rf"(?<![^\W\d_])([a-z]+)\s?/\s?({_PER})(?![A-Za-z])"), _en_per, "units"),
 ]

@@ -243,6 +243,7 @@ def test_any_text_normalises_without_raising(text, language):
 @example(("&#38;amp;", "en"), frozenset())  # an entity whose decoding makes another
 @example(("\n1. 0℃", "zh"), frozenset({"numbers", "tags"}))  # a list item that becomes Chinese only when read
 @example(("See Article XLII.3 of it.", "en"), frozenset())  # a numeral before a sub-part: read in one pass
+@example(("@±", "en"), frozenset())  # a symbol read next to "@" makes it a word: "@" is read after the others
 @given(st.one_of(NUMBER_HEAVY_EN.map(lambda t: (t, "en")), NUMBER_HEAVY_ZH.map(lambda t: (t, "zh")),
                  NUMBER_HEAVY_MIXED.map(lambda t: (t, "auto"))), OFF)
 def test_normalising_twice_changes_nothing(case, off):
