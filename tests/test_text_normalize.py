@@ -544,6 +544,8 @@ _UNIT_SAMPLE = [u for u in text_normalize._UNITS_EN if u not in text_normalize._
 @given(st.sampled_from(_UNIT_SAMPLE), st.one_of(st.just("1"), st.integers(2, 99999).map(str),
                                                 st.decimals(0, 999, places=1).map(str)), st.sampled_from(["", " "]))
 def test_a_unit_is_said_in_full_and_agrees_with_its_number(unit, number, space):
+    # "1430s" is a decade (the 1430s), not seconds: en_decade's reading, tested on its own
+    assume(not (unit == "s" and not space and re.fullmatch(r"1[1-9][0-9]0|20[0-9]0", number)))
     spoken = normalize_for_speech(f"It is {number}{space}{unit}.", "en")
     singular, plural = text_normalize._UNITS_EN[unit]
     name = singular if number == "1" else plural
