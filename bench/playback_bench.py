@@ -11,8 +11,8 @@ kHz), then a player is simulated that starts playing at the first piece, in real
 the seconds it waits with nothing to play (bench/harness.py `playback`). Reported per path and
 concurrency: first audio and stalled seconds, p50 and p95 over the requests, and the share of
 requests that played without a stall; and one stream that starts just after `--whole-requests` long
-requests that are not streams: its first audio and stalls, and the slowest of them. The servers run one at a time on this machine; the queue path
-polls /stream every `--poll` seconds, as a client must.
+requests that are not streams: its first audio and stalls, and the slowest of them. The servers run
+one at a time on this machine; the queue path polls /stream every `--poll` seconds, as a client must.
 """
 
 from __future__ import annotations
@@ -148,10 +148,10 @@ def main() -> int:
         args.requests_alone, args.requests_together, args.whole_requests, args.nfe_step = 1, 2, 1, 4
     with model_folder(args.model_dir) as model_dir:
         results = measure(model_dir, args)
+    beside = results.pop("beside_whole")
     report = {"date": date.today().isoformat(), "machine": machine("cpu"),
               "command": "python bench/playback_bench.py " + " ".join(sys.argv[1:]),
-              "text_chars": len(TEXT), "nfe_step": args.nfe_step, "paths": results}
-    beside = results.pop("beside_whole")
+              "text_chars": len(TEXT), "nfe_step": args.nfe_step, "paths": results, "beside_whole": beside}
     rows = [[path, r["concurrency"], r["requests"], r["audio_s"], r["first_audio_p50_s"], r["first_audio_p95_s"],
              r["stalled_p50_s"], r["stalled_p95_s"], r["without_stall"]]
             for path, levels in results.items() for r in levels]
@@ -161,7 +161,6 @@ def main() -> int:
                  "slowest whole request (s)"],
                 [[f"{beside['whole_requests']} whole requests", beside["whole_chars"], beside["audio_s"],
                   beside["first_audio_s"], beside["stalled_s"], beside["whole_max_s"]]]))
-    report["beside_whole"] = beside
     write_json(args.out, report)
     return 0
 

@@ -161,7 +161,7 @@ async def _events(state: HttpState, stream: ServiceStream, event: Any, job_id: s
     """Each event of the request, in order, as it comes; a failure is yielded too (the body decides what
     it means there). Closing (the client went away: starlette cancels the body) closes the service's
     generator, so its work stops."""
-    sent, first_byte_s, counted = 0, None, False
+    sent, first_byte_s = 0, None
     try:
         while True:
             if event is _END:
@@ -169,11 +169,9 @@ async def _events(state: HttpState, stream: ServiceStream, event: Any, job_id: s
             if isinstance(event, Failure):
                 _check_broken(state, event)
                 metrics.record_job("http", event.kind.value, first_byte_s)
-                counted = True
             if isinstance(event, Finished):
                 _log_done(job_id, event, sent, first_byte_s, started)
                 metrics.record_job("http", "ok", first_byte_s)
-                counted = True
             if isinstance(event, Audio):
                 sent += len(event.data)
                 first_byte_s = first_byte_s if first_byte_s is not None else time.perf_counter() - started
@@ -183,7 +181,7 @@ async def _events(state: HttpState, stream: ServiceStream, event: Any, job_id: s
             event = await stream.next()
     except (asyncio.CancelledError, GeneratorExit):
         log.info("%s stopped: the client went away after %d bytes", job_id, sent)
-        if not counted:  # gone while its last bytes were on their way: it was counted by its outcome
+        if not isinstance(event, Finished | Failure):  # gone with its last event on the way: counted by it
             metrics.record_job("http", metrics.CLIENT_GONE)
         raise
     finally:

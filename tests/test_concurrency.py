@@ -4,6 +4,7 @@ gets exactly its own audio, the same as alone (compared on the waveform, up to f
 import base64
 import itertools
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -129,8 +130,6 @@ def queued_one_after_another(service, jobs: list[dict]) -> tuple[list[int], dict
     """Start each job once the one before it has all its chunks waiting, while the device is held on
     the first job's first chunk; then let the device go. The requests' order of model calls (one chunk
     each) and each job's last message."""
-    import time
-
     from test_scheduler import Recording
 
     recording = Recording(service.backend)
